@@ -1,0 +1,1 @@
+"""The web shell: app factory, auth, REST API, Dash wiring, CLI. Glue only."""

@@ -1,0 +1,1 @@
+"""Use cases: take a session and an actor, call the domain, write, publish."""
