@@ -1,0 +1,1 @@
+"""Data layer: SQLAlchemy models, the session factory, Alembic migrations."""
