@@ -128,6 +128,8 @@ class Case(Base):
         Index("ix_cases_county_state", "county_code", "state"),
         Index("ix_cases_state_finish_by", "state", "finish_by"),
         Index("ix_cases_received_at", "received_at"),
+        Index("ix_cases_closed_at", "closed_at"),
+        Index("ix_cases_finish_by", "finish_by"),
     )
 
 

@@ -59,26 +59,36 @@ def local_day(moment: datetime) -> date:
 RollupKey = tuple[date, str, str]
 
 
+def moments(case: CaseFacts) -> list[tuple[datetime, str]]:
+    """Each (moment, metric) at which the case adds one to a metric."""
+    out: list[tuple[datetime, str]] = [(case.received_at, "received")]
+    if case.severity in MAJOR_SEVERITIES:
+        out.append((case.received_at, "major_received"))
+    if case.finish_by is not None:
+        out.append((case.finish_by, "due"))
+    if case.closed_at is not None:
+        out.append((case.closed_at, "closed"))
+        if case.outcome in (Outcome.SUCCESS, Outcome.FAILURE):
+            out.append((case.closed_at, case.outcome.value))
+            if case.online:
+                out.append((case.closed_at, f"online_{case.outcome.value}"))
+        if case.finish_by is None or case.closed_at <= case.finish_by:
+            out.append((case.closed_at, "closed_on_time"))
+        if case.finish_by is not None:
+            out.append((max(case.finish_by, case.closed_at), "cleared"))
+    return out
+
+
 def contributions(case: CaseFacts) -> Counter[RollupKey]:
     """The counts one case adds to the day buckets."""
-    out: Counter[RollupKey] = Counter()
-    town = case.township_code
-    out[(local_day(case.received_at), town, "received")] += 1
-    if case.severity in MAJOR_SEVERITIES:
-        out[(local_day(case.received_at), town, "major_received")] += 1
-    if case.finish_by is not None:
-        out[(local_day(case.finish_by), town, "due")] += 1
-    if case.closed_at is not None:
-        closed_day = local_day(case.closed_at)
-        out[(closed_day, town, "closed")] += 1
-        if case.outcome in (Outcome.SUCCESS, Outcome.FAILURE):
-            out[(closed_day, town, case.outcome.value)] += 1
-            if case.online:
-                out[(closed_day, town, f"online_{case.outcome.value}")] += 1
-        if case.finish_by is None or case.closed_at <= case.finish_by:
-            out[(closed_day, town, "closed_on_time")] += 1
-        if case.finish_by is not None:
-            out[(local_day(max(case.finish_by, case.closed_at)), town, "cleared")] += 1
+    return Counter((local_day(moment), case.township_code, metric) for moment, metric in moments(case))
+
+
+def window_counts(cases: Iterable[CaseFacts], start: datetime, end: datetime) -> Counter[str]:
+    """Metric counts of the moments that fall in [start, end): for partial days at range edges."""
+    out: Counter[str] = Counter()
+    for case in cases:
+        out.update(metric for moment, metric in moments(case) if start <= moment < end)
     return out
 
 

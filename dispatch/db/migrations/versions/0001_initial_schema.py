@@ -84,6 +84,8 @@ def upgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_county_state', ['county_code', 'state'], unique=False)
         batch_op.create_index('ix_cases_received_at', ['received_at'], unique=False)
+        batch_op.create_index('ix_cases_closed_at', ['closed_at'], unique=False)
+        batch_op.create_index('ix_cases_finish_by', ['finish_by'], unique=False)
         batch_op.create_index('ix_cases_state_finish_by', ['state', 'finish_by'], unique=False)
         batch_op.create_index('ix_cases_township_received', ['township_code', 'received_at'], unique=False)
 
@@ -332,6 +334,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_state_finish_by')
         batch_op.drop_index('ix_cases_received_at')
         batch_op.drop_index('ix_cases_county_state')
+        batch_op.drop_index('ix_cases_closed_at')
+        batch_op.drop_index('ix_cases_finish_by')
 
     op.drop_table('cases')
     with op.batch_alter_table('audit', schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Video: camera sources, shared encoders, WebRTC viewing, video calls and recording."""
