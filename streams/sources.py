@@ -147,7 +147,9 @@ class FrameSource:
             status = self._status
             if status is Status.ONLINE and now - self._last_mono > 3.0:
                 status = Status.OFFLINE
-            return Health(self.camera_id, status, self._meter.rate(now), self._last_wall, self._error)
+            return Health(
+                self.camera_id, status, self._meter.rate(now), self._last_wall, self._error
+            )
 
     def _put(self, frame: Frame) -> None:
         now = time.monotonic()
@@ -181,12 +183,22 @@ def draw_scene(
     clock = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     scale = height / 480
     cv2.putText(
-        img, label, (int(16 * scale), height - int(60 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX, 1.0 * scale, (255, 255, 255), max(int(2 * scale), 1),
+        img,
+        label,
+        (int(16 * scale), height - int(60 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        1.0 * scale,
+        (255, 255, 255),
+        max(int(2 * scale), 1),
     )
     cv2.putText(
-        img, f"{clock}  #{index}", (int(16 * scale), height - int(20 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (230, 230, 230), max(int(2 * scale), 1),
+        img,
+        f"{clock}  #{index}",
+        (int(16 * scale), height - int(20 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.8 * scale,
+        (230, 230, 230),
+        max(int(2 * scale), 1),
     )
     if stamp_ms is not None:
         draw_stamp(img, stamp_ms)
@@ -264,7 +276,7 @@ def pyav_frames(url: str) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format="bgr24")
+            yield np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
 
 
 class UrlSource(FrameSource):
@@ -348,9 +360,7 @@ class UrlSource(FrameSource):
             delay = min(delay * 2, self._max_backoff)
 
 
-def make_source(
-    camera_id: str, url: str, label: str, seed: int = 0, fps: int = FPS
-) -> FrameSource:
+def make_source(camera_id: str, url: str, label: str, seed: int = 0, fps: int = FPS) -> FrameSource:
     """The source for a camera's configured ``source`` value."""
     url = validate_source(url)
     if url.startswith(SYNTHETIC):
@@ -365,10 +375,9 @@ def make_source(
 def to_video_frame(img: Frame, width: int, height: int, pts: int) -> av.VideoFrame:
     """A fresh ``yuv420p`` frame at ``width`` x ``height`` (pts in 1/90000 s)."""
     if img.shape[1] != width or img.shape[0] != height:
-        img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
-    yuv = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
+        img = np.asarray(cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA))
+    yuv: Frame = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
     frame.pts = pts
     frame.time_base = VIDEO_TIME_BASE
     return frame
-
