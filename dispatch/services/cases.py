@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from dispatch.db.models import Case, CaseAttachment, CaseEvent, Party
 from dispatch.domain import cases as workflow
@@ -143,7 +143,7 @@ def create_case(session: Session, deps: Deps, actor: Actor, payload: dict[str, A
     emit(session, channels.KPI, {"township_code": case.township_code})
     if data.route_to:
         action = CaseAction.START_REVIEW if data.route_to == "review" else CaseAction.TRIAGE
-        _transition(session, deps, actor, case, action, {})
+        apply_action(session, deps, actor, case, action, {})
     return case
 
 
@@ -242,15 +242,26 @@ def transition(
     if data.expected_version is not None and data.expected_version != case.version:
         raise Conflict("stale_version", current=case.version, expected=data.expected_version)
     params = data.model_dump(exclude={"action", "expected_version"}, exclude_none=True)
-    _transition(session, deps, actor, case, action, params)
+    apply_action(session, deps, actor, case, action, params)
     return case
 
 
-def _transition(
-    session: Session, deps: Deps, actor: Actor, case: Case, action: CaseAction, params: dict[str, Any]
+def apply_action(
+    session: Session,
+    deps: Deps,
+    actor: Actor,
+    case: Case,
+    action: CaseAction,
+    params: dict[str, Any],
+    check_role: bool = True,
 ) -> None:
+    """Apply ``action``; ``check_role`` False for steps that follow from another permitted act
+    (a grid worker's acceptance moves the case into mediation)."""
     step = workflow.apply(
-        CaseView(CaseState(case.state), Level(case.level)), action, params, role=actor.role
+        CaseView(CaseState(case.state), Level(case.level)),
+        action,
+        params,
+        role=actor.role if check_role else None,
     )
     now = deps.now()
     before = snapshot(case)
@@ -433,5 +444,3 @@ def related_cases(
 def severity_rank(value: str) -> int:
     return list(Severity).index(Severity(value))
 
-
-_ = selectinload  # kept for callers that eager-load parties with list queries
