@@ -258,7 +258,7 @@ def build(rng: random.Random) -> Area:
                         "grid",
                         township.code,
                         gcell,
-                        population=round(abs(area(gcell)) * density, -1),
+                        population=int(round(abs(area(gcell)) * density, -1)),
                     )
                 )
             township.population = sum(a.population for a in township.children)
