@@ -1,0 +1,48 @@
+"""Integration fixtures: Socket.IO clients over real websockets against ``live_server``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import socketio
+
+CONNECT_TIMEOUT = 10
+
+
+@pytest.fixture
+def sio_client_factory(live_server: str) -> Iterator[Callable[..., socketio.Client]]:
+    """Connect python-socketio clients to the live server; all are disconnected at the end.
+
+    ``sio_client_factory(namespaces=["/hall"], auth={"token": ...})`` returns a connected
+    ``socketio.Client`` (websocket transport, no reconnection). Register handlers before
+    connecting by passing ``handlers={("/hall", "event_name"): callback}``.
+    """
+    clients: list[socketio.Client] = []
+
+    def connect(
+        namespaces: list[str] | None = None,
+        auth: dict[str, Any] | None = None,
+        handlers: dict[tuple[str, str], Callable[..., Any]] | None = None,
+        transports: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> socketio.Client:
+        client = socketio.Client(reconnection=False)
+        for (namespace, event), handler in (handlers or {}).items():
+            client.on(event, handler, namespace=namespace)
+        clients.append(client)
+        client.connect(
+            live_server,
+            namespaces=namespaces or ["/"],
+            auth=auth,
+            headers=headers or {},
+            transports=transports or ["websocket"],
+            wait_timeout=CONNECT_TIMEOUT,
+        )
+        return client
+
+    yield connect
+    for client in clients:
+        # Disconnects and stops any reconnection attempt before the server goes away.
+        client.shutdown()
