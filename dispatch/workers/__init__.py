@@ -1,0 +1,1 @@
+"""Background workers: supervision clock, early-warning runner, report scheduler, demo simulator."""
