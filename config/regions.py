@@ -321,7 +321,9 @@ def _polygons(path: Path, key: str, geometry: Any) -> tuple[PolygonRings, ...]:
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         raise ConfigError(path, key, "must be a Polygon or MultiPolygon")
     coords = geometry.get("coordinates")
-    raw = [coords] if geometry["type"] == "Polygon" else coords
+    if not isinstance(coords, list):
+        raise ConfigError(path, f"{key}.coordinates", "must be a list")
+    raw: list[Any] = [coords] if geometry["type"] == "Polygon" else coords
     try:
         polygons = tuple(
             tuple(tuple((float(p[0]), float(p[1])) for p in ring) for ring in poly) for poly in raw
