@@ -102,22 +102,15 @@ ensure_pg_cluster() {
 }
 
 ensure_pg_config() {
-    # Loopback trust for the test fixtures; returns 0 when the file was changed.
+    # Loopback trust for the test fixtures; returns 0 when the file was changed. The default
+    # listen_addresses ('localhost') already covers 127.0.0.1.
     local version="$1"
     local hba="/etc/postgresql/${version}/main/pg_hba.conf"
-    local conf_d="/etc/postgresql/${version}/main/conf.d"
     local changed=1
     if ! as_root grep -Eq "^[[:space:]]*host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust" "${hba}"; then
         log "adding trust auth for 127.0.0.1 to ${hba}"
         # pg_hba is first-match: the trust line must come before any md5/scram line.
         as_root sed -i '1i host all all 127.0.0.1/32 trust' "${hba}"
-        changed=0
-    fi
-    if ! as_root grep -rEqs "^[[:space:]]*listen_addresses" "${conf_d}" \
-        && ! as_root grep -Eq "^[[:space:]]*listen_addresses" "/etc/postgresql/${version}/main/postgresql.conf"; then
-        # The default 'localhost' already covers 127.0.0.1; write it down so it stays so.
-        as_root mkdir -p "${conf_d}"
-        printf "listen_addresses = '127.0.0.1'\n" | as_root tee "${conf_d}/90-loopback.conf" >/dev/null
         changed=0
     fi
     return "${changed}"
@@ -228,7 +221,6 @@ ensure_venv() {
         return 0
     fi
     log "installing requirements-dev.txt into ${VENV}"
-    "${VENV}/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip || true
     "${VENV}/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
     printf '%s\n' "${want}" >"${STAMP}"
 }
