@@ -287,3 +287,57 @@ class RollupMonth(Base):
     locals().update(_metric_columns())
 
     __table_args__ = (Index("ix_rollup_month_county_day", "county_code", "day"),)
+
+
+class Delivery(Base):
+    """One assignment message for one field user (outbox row), acknowledged by that user.
+
+    Written in the same transaction as the assignment change it announces, so a crash can
+    never leave an offered assignment without its deliveries. ``seq`` numbers one recipient's
+    deliveries 1, 2, 3, ... with no gaps; a client that reconnects asks for ``seq > last_seq``.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # NULL once acknowledged, so the retry scan reads only what is still owed.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "seq", name="uq_deliveries_recipient_seq"),
+    )
+
+
+class DeliveryCursor(Base):
+    """The last delivery sequence number handed out per recipient.
+
+    Incremented under the row lock inside the writing transaction: two transactions writing
+    to the same recipient commit in sequence order, so a reader never sees seq n+1 before n.
+    """
+
+    __tablename__ = "delivery_cursors"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FieldPresence(Base):
+    """Whether a field user is connected, when they were last seen, and where."""
+
+    __tablename__ = "field_presence"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[datetime]
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    located_at: Mapped[datetime | None]
