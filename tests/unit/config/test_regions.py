@@ -252,7 +252,7 @@ def test_bad_region_file(tmp_path: Path, edit: Edit, key: str, reason: str) -> N
 
 def test_no_region_file(tmp_path: Path) -> None:
     (tmp_path / "regions").mkdir()
-    with pytest.raises(ConfigError, match="no \\*.geojson"):
+    with pytest.raises(ConfigError, match=r"no \*\.geojson"):
         load_regions(tmp_path)
 
 
@@ -260,7 +260,7 @@ def test_several_region_files(tmp_path: Path) -> None:
     (tmp_path / "regions").mkdir()
     for name in ("a.geojson", "b.geojson"):
         (tmp_path / "regions" / name).write_text("{}", encoding="utf-8")
-    with pytest.raises(ConfigError, match="found several: a.geojson, b.geojson"):
+    with pytest.raises(ConfigError, match=r"found several: a\.geojson, b\.geojson"):
         load_regions(tmp_path)
 
 
