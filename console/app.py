@@ -60,6 +60,23 @@ def build_deps(settings: Settings, runtime_regions: object, reference: object) -
     )
 
 
+def _sync_reference_data(runtime: Runtime) -> None:
+    """Make the regions table match the configured tree (foreign keys depend on it)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from dispatch.services.regions import sync_regions
+
+    try:
+        with runtime.session_factory.begin() as db:
+            changed = sync_regions(db, runtime.regions, runtime.regions.path)
+    except (OperationalError, ProgrammingError) as err:
+        raise RuntimeError(
+            "the database is not initialised: run `python -m console init-db` first"
+        ) from err
+    if changed:
+        logger.info("regions table updated from config (%d rows)", changed)
+
+
 def create_app(settings: Settings | None = None, extensions: tuple[str, ...] | None = None) -> Flask:
     """Build the whole web process for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
@@ -100,6 +117,7 @@ def create_app(settings: Settings | None = None, extensions: tuple[str, ...] | N
         socketio=socketio,
     )
     app.extensions["cc"] = runtime
+    _sync_reference_data(runtime)
 
     register_error_handlers(app)
     app.register_blueprint(register_all())

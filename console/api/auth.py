@@ -22,14 +22,15 @@ def token() -> Response:
     runtime = current_runtime()
     with transaction() as db:
         user = users.authenticate(db, runtime.deps, str(username), str(password))
-        if user is None:
-            raise Unauthorized("bad_credentials")
-        return jsonify(
-            token=issue_token(runtime, user),
-            token_type="bearer",
-            expires_in=runtime.settings.token_ttl_seconds,
-            user=users.public(user),
-        )
+    # Raised after the commit, so the failed attempt stays in the audit trail.
+    if user is None:
+        raise Unauthorized("bad_credentials")
+    return jsonify(
+        token=issue_token(runtime, user),
+        token_type="bearer",
+        expires_in=runtime.settings.token_ttl_seconds,
+        user=users.public(user),
+    )
 
 
 @bp.get("/me")

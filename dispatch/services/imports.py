@@ -1,0 +1,910 @@
+"""Case import (DESIGN.md "Case import"): validate a whole CSV/JSON Lines file, then write it fast.
+
+The whole file is checked in Python first; nothing touches the database until every row is
+valid, so a file with one bad row imports nothing and the report lists every bad row with its
+line number and field problems. Valid files are written with the DBAPI fast paths (sqlite3
+``executemany``, psycopg ``COPY``) inside the caller's transaction: going through the ORM would
+cost ten times more per case. ``write_cases`` is shared with the demo seeder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.db.models import Case
+from dispatch.domain.cases import OPEN_STATES, CaseState, interchange_status
+from dispatch.domain.codes import Category, Level, Outcome, Severity, Source
+from dispatch.domain.errors import Forbidden
+from dispatch.domain.identity import id_number_problem, match_key, phone_problem
+from dispatch.domain.jurisdiction import RegionPath
+from dispatch.domain.kpi import LOCAL_TZ, CaseFacts, total
+from dispatch.domain.supervision import card, deadlines_for
+from dispatch.realtime import channels
+from dispatch.services.cases import INTAKE_ROLES
+from dispatch.services.context import Actor
+from dispatch.services.deps import Deps
+from dispatch.services.outbox import emit
+from dispatch.services.rollups import apply_delta
+
+Format = Literal["csv", "jsonl"]
+
+#: Columns every row must carry (a value may still be empty where the field is optional).
+REQUIRED_COLUMNS = ("external_id", "title", "category", "source", "region_code", "received_at")
+#: The columns of the contract, then the optional finer ones.
+CONTRACT_COLUMNS = (
+    "external_id",
+    "title",
+    "category",
+    "source",
+    "severity",
+    "region_code",
+    "lat",
+    "lon",
+    "received_at",
+    "parties",
+    "people_involved",
+    "amount",
+    "status",
+    "outcome",
+    "closed_at",
+    "online",
+)
+OPTIONAL_COLUMNS = ("description", "address", "finish_by", "state", "level")
+KNOWN_COLUMNS = frozenset(CONTRACT_COLUMNS + OPTIONAL_COLUMNS)
+
+_CATEGORIES = frozenset(c.value for c in Category)
+_SOURCES = frozenset(s.value for s in Source)
+_SEVERITIES = {s.value: s for s in Severity}
+_OUTCOMES = frozenset(o.value for o in Outcome)
+_STATUSES = frozenset({"received", "in_progress", "closed"})
+_STATES = {s.value: s for s in CaseState}
+_LEVELS = {lv.value: lv for lv in (Level.CITY, Level.COUNTY, Level.TOWNSHIP)}
+_PARTY_ROLES = frozenset({"applicant", "respondent", "third_party"})
+_PARTY_KEYS = frozenset({"name", "id_number", "phone", "role"})
+_TRUE = frozenset({"true", "1", "yes", "t", "y"})
+_FALSE = frozenset({"false", "0", "no", "f", "n", ""})
+#: The finest state a coarse status stands for when the row gives none.
+_STATUS_STATE = {
+    "received": CaseState.INTAKE,
+    "in_progress": CaseState.MEDIATION,
+    "closed": CaseState.CLOSED,
+}
+#: Clock skew tolerated for times "in the future" (the sender's clock may run a little ahead).
+_SKEW = timedelta(minutes=5)
+_MAX_PARTIES = 50
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad row: its line number in the file, its external id if readable, field -> problem."""
+
+    line: int
+    external_id: str | None
+    fields: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "external_id": self.external_id, "fields": self.fields}
+
+
+@dataclass
+class ImportReport:
+    """What an import did. With any error, nothing was written (``imported`` is 0)."""
+
+    rows: int = 0
+    imported: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "imported": self.imported,
+            "unchanged": self.unchanged,
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+@dataclass(slots=True)
+class CaseRecord:
+    """A case ready to be written by :func:`write_cases` (all times aware; codes validated).
+
+    ``parties`` are (name, role, id_number, phone, id_key, phone_key); ``events`` are
+    (kind, at, data as JSON text); ``audit`` is (action, at, after as JSON text).
+    """
+
+    external_id: str | None
+    title: str
+    description: str
+    category: str
+    source: str
+    severity: str
+    state: str
+    level: str
+    outcome: str | None
+    referral: str | None
+    city_code: str
+    county_code: str
+    township_code: str
+    grid_code: str | None
+    address: str
+    lat: float | None
+    lon: float | None
+    people_involved: int
+    amount: Decimal | None
+    online: bool
+    received_at: datetime
+    finish_by: datetime | None
+    closed_at: datetime | None
+    card: str
+    escalations: int
+    updated_at: datetime
+    parties: list[tuple[str, str, str | None, str | None, str | None, str | None]]
+    events: list[tuple[str, datetime, str]]
+    audit: tuple[str, datetime, str] | None
+
+
+# ------------------------------------------------------------------------------------------
+# Reading the file
+# ------------------------------------------------------------------------------------------
+
+
+class _FileError(Exception):
+    def __init__(self, line: int, fields: dict[str, str]) -> None:
+        super().__init__(fields)
+        self.line = line
+        self.fields = fields
+
+
+def _decode(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        # utf-8-sig: spreadsheets often save CSV with a byte-order mark.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise _FileError(line, {"_": "bad_encoding"}) from err
+
+
+#: What the readers yield: (line number, the row's values, problems found while reading it).
+_Read = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def _csv_rows(text: str) -> Iterator[_Read]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration as err:
+        raise _FileError(1, {"_": "empty_file"}) from err
+    except csv.Error as err:
+        raise _FileError(1, {"_": "bad_csv"}) from err
+    header = [h.strip() for h in header]
+    problems = {h or f"column_{i + 1}": "unknown_column" for i, h in enumerate(header)}
+    problems = {k: v for k, v in problems.items() if k not in KNOWN_COLUMNS}
+    problems.update({h: "duplicate_column" for h in {h for h in header if header.count(h) > 1}})
+    problems.update({c: "missing_column" for c in REQUIRED_COLUMNS if c not in header})
+    if problems:
+        raise _FileError(1, problems)
+    width = len(header)
+    while True:
+        # A quoted field may span several physical lines: report where the record starts.
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield start, {}, {"_": "bad_csv"}
+            continue
+        if not values or (len(values) == 1 and not values[0].strip()):
+            continue
+        if len(values) != width:
+            yield start, {}, {"_": "wrong_column_count"}
+            continue
+        yield start, dict(zip(header, values, strict=True)), {}
+
+
+def _jsonl_rows(text: str) -> Iterator[_Read]:
+    # split("\n"), not splitlines(): JSON strings may legally hold U+2028 and friends.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            yield number, {}, {"_": "bad_json"}
+            continue
+        if not isinstance(value, dict):
+            yield number, {}, {"_": "not_an_object"}
+            continue
+        yield number, value, {k: "unknown_field" for k in value if k not in KNOWN_COLUMNS}
+
+
+# ------------------------------------------------------------------------------------------
+# Checking one row
+# ------------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _moment(value: Any, name: str, problems: dict[str, str]) -> datetime | None:
+    raw = _text(value)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        problems[name] = "bad_datetime"
+        return None
+    if moment.tzinfo is None:
+        problems[name] = "needs_timezone"
+        return None
+    return moment.astimezone(UTC)
+
+
+def _number(value: Any, name: str, problems: dict[str, str], lo: float, hi: float) -> float | None:
+    raw = _text(value)
+    if not raw:
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        problems[name] = "not_a_number"
+        return None
+    if not lo <= number <= hi:  # also rejects NaN
+        problems[name] = "out_of_range"
+        return None
+    return number
+
+
+def _parties(
+    value: Any, problems: dict[str, str], secret: bytes
+) -> list[tuple[str, str, str | None, str | None, str | None, str | None]]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            problems["parties"] = "bad_json"
+            return []
+    if not isinstance(value, list):
+        problems["parties"] = "not_a_list"
+        return []
+    if len(value) > _MAX_PARTIES:
+        problems["parties"] = "too_many"
+        return []
+    out = []
+    for index, party in enumerate(value):
+        where = f"parties.{index}"
+        if not isinstance(party, dict):
+            problems[where] = "not_an_object"
+            continue
+        for key in party:
+            if key not in _PARTY_KEYS:
+                problems[f"{where}.{key}"] = "unknown_field"
+        name = _text(party.get("name"))
+        if not name:
+            problems[f"{where}.name"] = "required"
+        elif len(name) > 50:
+            problems[f"{where}.name"] = "too_long"
+        role = _text(party.get("role")) or "applicant"
+        if role not in _PARTY_ROLES:
+            problems[f"{where}.role"] = "invalid_choice"
+        id_number = _text(party.get("id_number")).upper() or None
+        if id_number is not None:
+            problem = id_number_problem(id_number)
+            if problem:
+                problems[f"{where}.id_number"] = problem
+        phone = _text(party.get("phone")) or None
+        if phone is not None:
+            problem = phone_problem(phone)
+            if problem:
+                problems[f"{where}.phone"] = problem
+        out.append(
+            (
+                name,
+                role,
+                id_number,
+                phone,
+                match_key(secret, id_number) if id_number else None,
+                match_key(secret, phone) if phone else None,
+            )
+        )
+    return out
+
+
+@dataclass
+class _Context:
+    deps: Deps
+    actor: Actor
+    now: datetime
+    paths: dict[str, RegionPath | None] = field(default_factory=dict)
+    default_level: Level = Level.TOWNSHIP
+    event_json: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def path(self, code: str) -> RegionPath | None:
+        # Thousands of rows share a few hundred regions: resolve each code once.
+        if code not in self.paths:
+            try:
+                self.paths[code] = self.deps.region_path(code)
+            except KeyError:
+                self.paths[code] = None
+        return self.paths[code]
+
+
+def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None, dict[str, str]]:
+    """Validate one row; return the record to write, or the field problems."""
+    problems: dict[str, str] = {}
+    get = raw.get
+
+    external_id = _text(get("external_id"))
+    if not external_id:
+        problems["external_id"] = "required"
+    elif len(external_id) > 64:
+        problems["external_id"] = "too_long"
+    title = _text(get("title"))
+    if len(title) < 2:
+        problems["title"] = "required"
+    elif len(title) > 200:
+        problems["title"] = "too_long"
+    description = _text(get("description"))
+    if len(description) > 5000:
+        problems["description"] = "too_long"
+    address = _text(get("address"))
+    if len(address) > 300:
+        problems["address"] = "too_long"
+
+    category = _text(get("category"))
+    if category not in _CATEGORIES:
+        problems["category"] = "required" if not category else "invalid_choice"
+    source = _text(get("source"))
+    if source not in _SOURCES:
+        problems["source"] = "required" if not source else "invalid_choice"
+    severity = _SEVERITIES.get(_text(get("severity")) or "general")
+    if severity is None:
+        problems["severity"] = "invalid_choice"
+
+    region_code = _text(get("region_code"))
+    path = None
+    if not region_code:
+        problems["region_code"] = "required"
+    else:
+        path = ctx.path(region_code)
+        if path is None:
+            problems["region_code"] = "unknown_region"
+        elif not ctx.actor.scope.covers(path):
+            problems["region_code"] = "outside_jurisdiction"
+        elif path.township is None:
+            problems["region_code"] = "needs_township"
+
+    lat = _number(get("lat"), "lat", problems, -90.0, 90.0)
+    lon = _number(get("lon"), "lon", problems, -180.0, 180.0)
+
+    people = 1
+    people_raw = _text(get("people_involved"))
+    if people_raw:
+        try:
+            people = int(people_raw)
+        except ValueError:
+            problems["people_involved"] = "not_a_number"
+        else:
+            if not 1 <= people <= 100_000:
+                problems["people_involved"] = "out_of_range"
+
+    amount = None
+    amount_raw = _text(get("amount"))
+    if amount_raw:
+        try:
+            amount = Decimal(amount_raw)
+        except InvalidOperation:
+            problems["amount"] = "not_a_number"
+        else:
+            if not (amount.is_finite() and 0 <= amount <= Decimal("999999999999")):
+                problems["amount"] = "out_of_range"
+                amount = None
+            else:
+                amount = amount.quantize(Decimal("0.01"))
+
+    online_raw = get("online")
+    online = False
+    if isinstance(online_raw, bool):
+        online = online_raw
+    else:
+        flag = _text(online_raw).lower()
+        if flag in _TRUE:
+            online = True
+        elif flag not in _FALSE:
+            problems["online"] = "not_a_boolean"
+
+    received_at = _moment(get("received_at"), "received_at", problems)
+    if received_at is None:
+        problems.setdefault("received_at", "required")
+    elif received_at > ctx.now + _SKEW:
+        problems["received_at"] = "in_future"
+    closed_at = _moment(get("closed_at"), "closed_at", problems)
+    finish_by = _moment(get("finish_by"), "finish_by", problems)
+
+    status = _text(get("status")) or "received"
+    state: CaseState | None = None
+    if status not in _STATUSES:
+        problems["status"] = "invalid_choice"
+    else:
+        state_raw = _text(get("state"))
+        if state_raw:
+            state = _STATES.get(state_raw)
+            if state is None:
+                problems["state"] = "invalid_choice"
+            elif interchange_status(state) != status:
+                problems["state"] = "state_status_mismatch"
+        else:
+            state = _STATUS_STATE[status]
+
+    outcome = _text(get("outcome")) or None
+    closed = status == "closed"
+    if closed:
+        if outcome is None:
+            problems["outcome"] = "closed_needs_outcome"
+        elif outcome not in _OUTCOMES:
+            problems["outcome"] = "invalid_choice"
+        elif state is CaseState.REJECTED and outcome != Outcome.REFERRED.value:
+            problems["outcome"] = "rejected_needs_referred"
+        if closed_at is None:
+            problems.setdefault("closed_at", "closed_needs_closed_at")
+        elif received_at is not None and closed_at < received_at:
+            problems["closed_at"] = "before_received"
+        elif closed_at > ctx.now + _SKEW:
+            problems["closed_at"] = "in_future"
+    else:
+        if outcome is not None:
+            problems["outcome"] = "open_must_be_empty"
+        if closed_at is not None or "closed_at" in problems:
+            problems["closed_at"] = "open_must_be_empty"
+    if finish_by is not None and received_at is not None and finish_by < received_at:
+        problems["finish_by"] = "before_received"
+
+    level = ctx.default_level
+    level_raw = _text(get("level"))
+    if level_raw:
+        chosen = _LEVELS.get(level_raw)
+        if chosen is None:
+            problems["level"] = "invalid_choice"
+        else:
+            level = chosen
+
+    parties = _parties(get("parties"), problems, ctx.deps.match_secret)
+
+    if problems:
+        return None, problems
+    # Everything below holds once there are no problems; the asserts tell mypy so.
+    assert path is not None and path.county is not None and path.township is not None
+    assert received_at is not None and severity is not None and state is not None
+    if finish_by is None:
+        finish_by = deadlines_for(
+            ctx.deps.deadline_rules, severity, level, received_at, ctx.deps.deadline_scale
+        ).finish_by
+    # An open case already past its deadline arrives with the card the clock would have shown.
+    colour = card(received_at, finish_by, ctx.now, done=state not in OPEN_STATES).value
+    key = (source, level.value, status)
+    data = ctx.event_json.get(key)
+    if data is None:
+        data = json.dumps({"source": source, "level": level.value, "status": status})
+        ctx.event_json[key] = data
+    record = CaseRecord(
+        external_id=external_id,
+        title=title,
+        description=description,
+        category=category,
+        source=source,
+        severity=severity.value,
+        state=state.value,
+        level=level.value,
+        outcome=outcome if closed else None,
+        referral=None,
+        city_code=path.city,
+        county_code=path.county,
+        township_code=path.township,
+        grid_code=path.grid,
+        address=address,
+        lat=lat,
+        lon=lon,
+        people_involved=people,
+        amount=amount,
+        online=online,
+        received_at=received_at,
+        finish_by=finish_by,
+        closed_at=closed_at if closed else None,
+        card=colour,
+        escalations=0,
+        updated_at=ctx.now,
+        parties=parties,
+        events=[("imported", ctx.now, data)],
+        audit=None,
+    )
+    record.audit = ("case.import", ctx.now, audit_after(record))
+    return record, {}
+
+
+def audit_after(record: CaseRecord) -> str:
+    """The audited snapshot of a new case (the shape of ``services.cases.snapshot``)."""
+    return json.dumps(
+        {
+            "state": record.state,
+            "level": record.level,
+            "outcome": record.outcome,
+            "referral": record.referral,
+            "severity": record.severity,
+            "finish_by": record.finish_by.isoformat() if record.finish_by else None,
+            "closed_at": record.closed_at.isoformat() if record.closed_at else None,
+            "card": record.card,
+            "version": 1,
+            "external_id": record.external_id,
+        }
+    )
+
+
+def _existing_external_ids(session: Session, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    # SQLite limits bound parameters per statement; PostgreSQL is happy with big batches.
+    step = 900 if session.get_bind().dialect.name == "sqlite" else 10_000
+    for i in range(0, len(ids), step):
+        chunk = ids[i : i + step]
+        rows = session.scalars(select(Case.external_id).where(Case.external_id.in_(chunk)))
+        found.update(value for value in rows if value is not None)
+    return found
+
+
+# ------------------------------------------------------------------------------------------
+# The use case
+# ------------------------------------------------------------------------------------------
+
+
+def import_cases(
+    session: Session,
+    deps: Deps,
+    actor: Actor,
+    data: bytes | str,
+    fmt: Format,
+    regions_parents: Mapping[str, tuple[str, str]] | None = None,
+) -> ImportReport:
+    """Import a CSV or JSON Lines file of cases, all or nothing, idempotent on ``external_id``.
+
+    Args:
+        session: the caller's session; the import writes inside its transaction and does not
+            commit.
+        deps: clock, deadline rules, region lookup and the matching secret.
+        actor: who imports; rows outside their jurisdiction are errors.
+        data: the file content (UTF-8; a byte-order mark is tolerated).
+        fmt: ``"csv"`` (header row; line 1 is the header) or ``"jsonl"``.
+        regions_parents: township code -> (county code, city code) for the rollups; derived
+            from ``deps.region_path`` when not given.
+
+    Returns:
+        The report. When ``report.errors`` is not empty nothing was written.
+
+    Raises:
+        Forbidden: the actor's role may not register cases.
+    """
+    if actor.role not in INTAKE_ROLES:
+        raise Forbidden(action="import_cases", role=actor.role.value)
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError(f"unknown import format {fmt!r}")
+    report = ImportReport()
+    ctx = _Context(deps=deps, actor=actor, now=deps.now().astimezone(UTC))
+    scope_level = actor.scope.level
+    # Cases are handled where they are taken in (as at intake), unless a row names a level.
+    ctx.default_level = scope_level if scope_level is not Level.GRID else Level.TOWNSHIP
+    try:
+        text = _decode(data)
+        rows = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
+        records: list[CaseRecord] = []
+        lines: dict[str, int] = {}
+        for line, raw, read_problems in rows:
+            report.rows += 1
+            record, problems = _check_row(raw, ctx)
+            if read_problems:
+                # Still check the fields we could read, so one pass reports everything.
+                problems = {**read_problems, **problems} if raw else read_problems
+                record = None
+            external_id = _text(raw.get("external_id")) or None
+            if external_id is not None and "external_id" not in problems:
+                first = lines.get(external_id)
+                if first is not None:
+                    problems = {**problems, "external_id": "duplicate_in_file"}
+                    record = None
+                else:
+                    lines[external_id] = line
+            if record is None:
+                report.errors.append(RowError(line, external_id, problems))
+            else:
+                records.append(record)
+    except _FileError as err:
+        report.errors.append(RowError(err.line, None, err.fields))
+    if report.errors:
+        report.errors.sort(key=lambda e: e.line)
+        return report
+
+    existing = _existing_external_ids(session, [r.external_id for r in records if r.external_id])
+    new = [r for r in records if r.external_id not in existing]
+    report.unchanged = len(records) - len(new)
+    if not new:
+        return report
+    parents: Mapping[str, tuple[str, str]] = regions_parents or {
+        r.township_code: (r.county_code, r.city_code) for r in new
+    }
+    write_cases(session, new, parents, actor)
+    report.imported = len(new)
+    emit(session, channels.CASES, {"type": "cases_imported", "count": len(new)})
+    emit(
+        session,
+        channels.KPI,
+        {"type": "cases_imported", "township_codes": sorted({r.township_code for r in new})},
+    )
+    return report
+
+
+# ------------------------------------------------------------------------------------------
+# The fast writer
+# ------------------------------------------------------------------------------------------
+
+CASE_COLUMNS = (
+    "id",
+    "code",
+    "external_id",
+    "title",
+    "description",
+    "category",
+    "source",
+    "severity",
+    "state",
+    "level",
+    "outcome",
+    "referral",
+    "city_code",
+    "county_code",
+    "township_code",
+    "grid_code",
+    "address",
+    "lat",
+    "lon",
+    "people_involved",
+    "amount",
+    "online",
+    "received_at",
+    "finish_by",
+    "closed_at",
+    "card",
+    "escalations",
+    "created_by",
+    "updated_at",
+    "version",
+)
+PARTY_COLUMNS = ("case_id", "name", "role", "id_number", "phone", "id_key", "phone_key")
+EVENT_COLUMNS = ("case_id", "kind", "at", "actor_id", "actor_name", "data")
+AUDIT_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+)
+
+
+def case_code(case_id: int, received_at: datetime) -> str:
+    """The human case code: local date + a scrambled id (unique by construction, not guessable
+    in sequence like the bare id; ``services.cases.new_case_code`` draws the same shape at
+    random)."""
+    if case_id < 1 << 24:
+        # Multiplying by an odd constant modulo 2**24 is a bijection on 24-bit ids.
+        mixed = ((case_id * 0x9E3779) ^ 0x5A5A5A) & 0xFFFFFF
+        tail = f"{mixed:06X}"
+    else:
+        tail = f"{case_id:08X}"
+    return f"{received_at.astimezone(LOCAL_TZ):%Y%m%d}-{tail}"
+
+
+def rollup_delta(records: Iterable[CaseRecord]) -> Any:
+    """The rollup counts the new cases add (kpi.total over their facts)."""
+    return total(
+        CaseFacts(
+            township_code=r.township_code,
+            received_at=r.received_at,
+            severity=Severity(r.severity),
+            online=r.online,
+            finish_by=r.finish_by,
+            closed_at=r.closed_at,
+            outcome=Outcome(r.outcome) if r.outcome else None,
+        )
+        for r in records
+    )
+
+
+def write_cases(
+    session: Session,
+    records: list[CaseRecord],
+    parents: Mapping[str, tuple[str, str]],
+    actor: Actor | None,
+) -> list[int]:
+    """Insert validated cases with their parties, events, audit rows and rollups; return ids.
+
+    Runs inside the session's transaction (the caller commits). The ORM identity map does not
+    see these rows; callers that read them back should query.
+    """
+    if not records:
+        return []
+    session.flush()  # ORM work queued by the caller goes first, in order.
+    # The rollup upsert also takes SQLite's write lock before the ids are chosen below, so no
+    # other writer can take the same ids between reading max(id) and inserting.
+    apply_delta(session, rollup_delta(records), dict(parents))
+    raw = session.connection().connection.driver_connection
+    dialect = session.get_bind().dialect.name
+    actor_id = actor.user_id or None if actor else None
+    actor_name = actor.username if actor else "system"
+    if dialect == "sqlite":
+        return _write_sqlite(raw, records, actor_id, actor_name)
+    if dialect == "postgresql":
+        return _write_postgresql(raw, records, actor_id, actor_name)
+    raise NotImplementedError(f"fast import not available for {dialect}")
+
+
+def _sqlite_time(moment: datetime | None) -> str | None:
+    # The exact text SQLAlchemy's DateTime writes on SQLite (naive UTC, always microseconds), so
+    # ORM reads and range comparisons (text order) keep working.
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _case_values(
+    r: CaseRecord, case_id: int, actor_id: int | None, when: Callable[[datetime | None], Any]
+) -> tuple[Any, ...]:
+    return (
+        case_id,
+        case_code(case_id, r.received_at),
+        r.external_id,
+        r.title,
+        r.description,
+        r.category,
+        r.source,
+        r.severity,
+        r.state,
+        r.level,
+        r.outcome,
+        r.referral,
+        r.city_code,
+        r.county_code,
+        r.township_code,
+        r.grid_code,
+        r.address,
+        r.lat,
+        r.lon,
+        r.people_involved,
+        r.amount,
+        r.online,
+        when(r.received_at),
+        when(r.finish_by),
+        when(r.closed_at),
+        r.card,
+        r.escalations,
+        actor_id,
+        when(r.updated_at),
+        1,
+    )
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({marks})"
+
+
+def _write_sqlite(
+    raw: Any, records: list[CaseRecord], actor_id: int | None, actor_name: str
+) -> list[int]:
+    cur = raw.cursor()
+    try:
+        first = int(cur.execute("SELECT coalesce(max(id), 0) + 1 FROM cases").fetchone()[0])
+        ids = list(range(first, first + len(records)))
+
+        def cases() -> Iterator[tuple[Any, ...]]:
+            for case_id, r in zip(ids, records, strict=True):
+                values = _case_values(r, case_id, actor_id, _sqlite_time)
+                if r.amount is not None:
+                    # SQLAlchemy's Numeric stores a REAL on SQLite; do the same.
+                    values = (*values[:20], float(r.amount), *values[21:])
+                yield values
+
+        cur.executemany(_insert_sql("cases", CASE_COLUMNS), cases())
+        cur.executemany(
+            _insert_sql("parties", PARTY_COLUMNS),
+            (
+                (case_id, *party)
+                for case_id, r in zip(ids, records, strict=True)
+                for party in r.parties
+            ),
+        )
+        cur.executemany(
+            _insert_sql("case_events", EVENT_COLUMNS),
+            (
+                (case_id, kind, _sqlite_time(at), actor_id, actor_name, data)
+                for case_id, r in zip(ids, records, strict=True)
+                for kind, at, data in r.events
+            ),
+        )
+        cur.executemany(
+            _insert_sql("audit", AUDIT_COLUMNS),
+            (
+                (_sqlite_time(at), actor_id, actor_name, action, "case", str(case_id), None, after)
+                for case_id, r in zip(ids, records, strict=True)
+                if r.audit is not None
+                for action, at, after in (r.audit,)
+            ),
+        )
+    finally:
+        cur.close()
+    return ids
+
+
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"COPY {table} ({names}) FROM STDIN"
+
+
+def _same(moment: datetime | None) -> datetime | None:
+    return moment
+
+
+def _write_postgresql(
+    raw: Any, records: list[CaseRecord], actor_id: int | None, actor_name: str
+) -> list[int]:
+    with raw.cursor() as cur:
+        # Ids come from the sequence (not max+1), so concurrent inserts elsewhere never clash.
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, %s)",
+            (len(records),),
+        )
+        ids = [int(row[0]) for row in cur.fetchall()]
+        with cur.copy(_copy_sql("cases", CASE_COLUMNS)) as copy:
+            for case_id, r in zip(ids, records, strict=True):
+                copy.write_row(_case_values(r, case_id, actor_id, _same))
+        with cur.copy(_copy_sql("parties", PARTY_COLUMNS)) as copy:
+            for case_id, r in zip(ids, records, strict=True):
+                for party in r.parties:
+                    copy.write_row((case_id, *party))
+        with cur.copy(_copy_sql("case_events", EVENT_COLUMNS)) as copy:
+            for case_id, r in zip(ids, records, strict=True):
+                for kind, at, data in r.events:
+                    copy.write_row((case_id, kind, at, actor_id, actor_name, data))
+        with cur.copy(_copy_sql("audit", AUDIT_COLUMNS)) as copy:
+            for case_id, r in zip(ids, records, strict=True):
+                if r.audit is not None:
+                    action, at, after = r.audit
+                    copy.write_row(
+                        (at, actor_id, actor_name, action, "case", str(case_id), None, after)
+                    )
+    return ids
