@@ -121,17 +121,19 @@ class RegionTree:
     def __len__(self) -> int:
         return len(self._by_code)
 
-    def at_level(self, level: Level) -> list[Region]:
+    def at_level(self, level: Level | str) -> list[Region]:
         """Every region of one level, ordered by code."""
-        return sorted((r for r in self._by_code.values() if r.level is level), key=_code)
+        wanted = Level(level)
+        return sorted((r for r in self._by_code.values() if r.level is wanted), key=_code)
 
     def children(self, code: str) -> list[Region]:
         """The regions directly below ``code``, ordered by code."""
         self.get(code)
         return list(self._children[code])
 
-    def descendants(self, code: str, level: Level | None = None) -> list[Region]:
+    def descendants(self, code: str, level: Level | str | None = None) -> list[Region]:
         """Every region below ``code`` (not itself), optionally only those of ``level``."""
+        level = None if level is None else Level(level)
         out: list[Region] = []
         stack = list(reversed(self.children(code)))
         while stack:
@@ -169,13 +171,14 @@ class RegionTree:
 
     # --- maps ---------------------------------------------------------------------------
 
-    def feature_collection(self, level: Level, within: str | None = None) -> dict[str, Any]:
+    def feature_collection(self, level: Level | str, within: str | None = None) -> dict[str, Any]:
         """GeoJSON of every region of ``level`` (below ``within`` if given) for plotly.
 
         Each feature's ``id`` is the region code, so ``locations=codes`` with
         ``featureidkey="id"`` (plotly's default) joins figures to outlines. The result is cached
         and shared: treat it as read-only.
         """
+        level = Level(level)
         key = (level, within)
         cached = self._collections.get(key)
         if cached is not None:
@@ -209,11 +212,12 @@ class RegionTree:
 
     # --- geometry -----------------------------------------------------------------------
 
-    def locate(self, lon: float, lat: float, level: Level | None = None) -> Region | None:
+    def locate(self, lon: float, lat: float, level: Level | str | None = None) -> Region | None:
         """The deepest region containing the point (or the one at ``level``); None outside.
 
         Descends from the city, so each step tests only the children of the last match.
         """
+        level = None if level is None else Level(level)
         if not self._city.contains(lon, lat):
             return None
         found = self._city
@@ -237,11 +241,11 @@ class RegionTree:
         # A sliver the sampler keeps missing: the label point is a safe answer.
         return region.centroid
 
-    def nearest(self, lon: float, lat: float, level: Level) -> Region:
+    def nearest(self, lon: float, lat: float, level: Level | str) -> Region:
         """The region of ``level`` whose centroid is nearest to the point."""
         candidates = self.at_level(level)
         if not candidates:
-            raise KeyError(f"no regions at level {level.value}")
+            raise KeyError(f"no regions at level {level}")
         return min(candidates, key=lambda r: _distance_km((lon, lat), r.centroid))
 
 

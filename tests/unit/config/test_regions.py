@@ -269,3 +269,15 @@ def test_invalid_json(tmp_path: Path) -> None:
     (tmp_path / "regions" / "city.geojson").write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_regions(tmp_path)
+
+
+def test_levels_may_be_given_as_strings(tree: RegionTree) -> None:
+    # Callers pass query parameters and codes straight through: "county" must equal Level.COUNTY.
+    assert tree.descendants("990100", "county") == tree.descendants("990100", Level.COUNTY)
+    assert tree.at_level("township") == tree.at_level(Level.TOWNSHIP)
+    assert tree.feature_collection("grid", "990103") is tree.feature_collection(
+        Level.GRID, "990103"
+    )
+    assert tree.locate(*tree.city.centroid, level="county") is not None
+    with pytest.raises(ValueError):
+        tree.at_level("province")
