@@ -82,8 +82,8 @@ def register_minimal_home(app: Flask) -> None:
 <p id="counts">…</p><a href="/login">{escape(t("auth.sign_in", lang))}</a></div>
 <script>
 async function tick() {{
-  const today = new Date().toISOString().slice(0, 10);
-  const r = await fetch('/api/v1/stats/summary?from=2000-01-01&to=2100-01-01');
+  const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+  const r = await fetch('/api/v1/stats/summary?from=' + day(Date.now() - 3650 * 864e5) + '&to=' + day(Date.now() + 864e5));
   const el = document.getElementById('counts');
   if (r.ok) {{ const s = await r.json(); el.textContent =
     `{escape(t("kpi.received", lang))}: ${{s.received}} · {escape(t("kpi.in_progress", lang))}: ${{s.in_progress}} · {escape(t("kpi.overdue", lang))}: ${{s.overdue}}`; }}
