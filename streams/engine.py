@@ -236,10 +236,11 @@ class StreamEngine:
 
     # ----------------------------------------------------------------- viewers
     async def view(
-        self, camera_id: str, sdp: str, kind: str = "offer", size: str = "tile"
+        self, camera_id: str, sdp: object, kind: object = "offer", size: str = "tile"
     ) -> dict[str, str]:
         """Answer a viewer's offer for a camera; returns ``{"sdp", "type", "viewer_id"}``."""
         validate_offer(sdp, kind)
+        assert isinstance(sdp, str)
         if size not in SIZES:
             raise BadRequest(f"size must be one of {sorted(SIZES)}", field="size")
         self.registry.get(camera_id)

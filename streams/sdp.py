@@ -14,12 +14,12 @@ def validate_offer(
     sdp: object, kind: object = "offer", need_video: bool = True, need_vp8: bool = True
 ) -> aiortc_sdp.SessionDescription:
     """Parse and check an offer; raise ``InvalidSdp`` / ``PayloadTooLarge`` with the reason."""
+    if isinstance(sdp, str) and len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
+        raise PayloadTooLarge("sdp is too large", limit=MAX_SDP_BYTES)
     if kind != "offer":
         raise InvalidSdp("type must be 'offer'", field="type")
     if not isinstance(sdp, str) or not sdp.strip():
         raise InvalidSdp("sdp must be a non-empty string", field="sdp")
-    if len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
-        raise PayloadTooLarge("sdp is too large", limit=MAX_SDP_BYTES)
     if not sdp.lstrip().startswith("v=0"):
         raise InvalidSdp("sdp must start with v=0", field="sdp")
     try:

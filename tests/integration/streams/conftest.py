@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import av
 import pytest
@@ -14,6 +15,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from streams.engine import StreamEngine
 from streams.registry import Camera, CameraKind, CameraRegistry
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -47,6 +49,8 @@ class PyViewer:
         self.pc.addTransceiver("video", direction="recvonly")
         self.frames: list[av.VideoFrame] = []
         self._task: asyncio.Task[None] | None = None
+        self.count = 0
+        self.viewer_id = ""
 
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -62,7 +66,7 @@ class PyViewer:
             self.frames.append(frame)
             if len(self.frames) > 50:
                 del self.frames[:-50]
-            self.count = getattr(self, "count", 0) + 1
+            self.count += 1
 
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -77,14 +81,15 @@ class PyViewer:
             self._task.cancel()
 
 
-async def on_engine(engine: StreamEngine, coro: object) -> object:
-    return await asyncio.wrap_future(engine.submit(coro))  # type: ignore[arg-type]
+async def on_engine(engine: StreamEngine, coro: Coroutine[Any, Any, T]) -> T:
+    """Await a coroutine that must run on the engine's loop."""
+    return await asyncio.wrap_future(engine.submit(coro))
 
 
-async def wait_for(predicate: object, timeout: float = 10.0) -> None:
+async def wait_for(predicate: Callable[[], bool], within: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
+    end = loop.time() + within
+    while not predicate():
         if loop.time() > end:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.05)

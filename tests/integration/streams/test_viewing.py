@@ -13,16 +13,15 @@ from tests.integration.streams.conftest import PyViewer, on_engine, wait_for
 async def _connect(engine: StreamEngine, camera_id: str, size: str = "tile") -> PyViewer:
     viewer = PyViewer()
     answer = await on_engine(engine, engine.view(camera_id, await viewer.offer(), "offer", size))
-    assert isinstance(answer, dict)
     await viewer.accept(answer)
-    viewer.viewer_id = answer["viewer_id"]  # type: ignore[attr-defined]
+    viewer.viewer_id = answer["viewer_id"]
     return viewer
 
 
 def test_viewer_receives_frames_of_the_right_size(engine: StreamEngine) -> None:
     async def main() -> None:
         viewer = await _connect(engine, "cam-0", "full")
-        await wait_for(lambda: getattr(viewer, "count", 0) >= 10)
+        await wait_for(lambda: viewer.count >= 10)
         assert (viewer.frames[-1].width, viewer.frames[-1].height) == (640, 480)
         await viewer.close()
 
@@ -32,18 +31,18 @@ def test_viewer_receives_frames_of_the_right_size(engine: StreamEngine) -> None:
 def test_eight_viewers_share_one_encoder(engine: StreamEngine) -> None:
     async def main() -> None:
         viewers = [await _connect(engine, "cam-1") for _ in range(8)]
-        await wait_for(lambda: all(getattr(v, "count", 0) >= 25 for v in viewers), 20)
+        await wait_for(lambda: all(v.count >= 25 for v in viewers), within=20)
         stats = engine.stats()
         encoders = [e for e in stats["encoders"] if e["camera_id"] == "cam-1"]
         assert len(encoders) == 1
         assert encoders[0]["subscribers"] == 8
-        received = min(v.count for v in viewers)  # type: ignore[attr-defined]
+        received = min(v.count for v in viewers)
         # Each frame was encoded once for all: encode calls track what one viewer received,
         # not eight times that.
         assert encoders[0]["encode_calls"] < 2 * received + 30
         for v in viewers:
             await v.close()
-            await on_engine(engine, engine.close_viewer(v.viewer_id))  # type: ignore[attr-defined]
+            await on_engine(engine, engine.close_viewer(v.viewer_id))
         assert engine.stats()["viewers"] == 0
         assert all(e["subscribers"] == 0 for e in engine.stats()["encoders"])
 
@@ -53,10 +52,10 @@ def test_eight_viewers_share_one_encoder(engine: StreamEngine) -> None:
 def test_viewer_closing_its_peer_is_freed(engine: StreamEngine) -> None:
     async def main() -> None:
         viewer = await _connect(engine, "cam-2")
-        await wait_for(lambda: getattr(viewer, "count", 0) >= 3)
+        await wait_for(lambda: viewer.count >= 3)
         await viewer.close()
         # aiortc sees the DTLS close and the engine drops the viewer on its own.
-        await wait_for(lambda: engine.stats()["viewers"] == 0, 40)
+        await wait_for(lambda: engine.stats()["viewers"] == 0, within=40)
 
     asyncio.run(main())
 
@@ -69,8 +68,8 @@ def test_bad_offers_are_refused_and_streams_keep_running(engine: StreamEngine, s
         viewer = await _connect(engine, "cam-3")
         with pytest.raises(InvalidSdp):
             await on_engine(engine, engine.view("cam-3", sdp))
-        before = getattr(viewer, "count", 0)
-        await wait_for(lambda: getattr(viewer, "count", 0) > before + 5)
+        before = viewer.count
+        await wait_for(lambda: viewer.count > before + 5)
         await viewer.close()
 
     asyncio.run(main())

@@ -1,0 +1,462 @@
+"""Video dispatch calls: a commander and township stations, media relayed through the server.
+
+Each party (the commander, each station) has ONE peer connection with the server, publishing
+its camera and microphone. The server forwards what it receives through ``Hub``s: the commander
+receives every station (one receive slot per station, in the order of the call's stations, so
+the conference needs no renegotiation), each station receives the commander. Relaying through
+the server (rather than browser to browser) means one ICE path per browser, the same
+``iceServers=[]`` policy as the cameras, and a recorder that can tap every party.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from dispatch.domain.codes import Role
+from dispatch.services.context import Actor
+from streams import callstate
+from streams.callstate import Call, CallState, LegState
+from streams.caselink import CaseLink
+from streams.engine import StreamEngine, prefer_vp8, rtc_configuration
+from streams.errors import Conflict, Forbidden, NotFound
+from streams.recording import CallRecorder
+from streams.registry import CameraKind, CameraRegistry
+from streams.sdp import validate_offer
+
+logger = logging.getLogger(__name__)
+
+COMMANDER = "commander"
+#: Roles that may place calls.
+CALLER_ROLES = frozenset({Role.COMMANDER, Role.DUTY_OFFICER, Role.LEADER, Role.ADMIN})
+MAX_STATIONS = 8
+
+MediaFrame = av.VideoFrame | av.AudioFrame
+Tap = Callable[[str, str, MediaFrame], None]
+#: (event, payload, rooms): how the service tells browsers (Socket.IO) and the hall (bus).
+Notifier = Callable[[str, dict[str, Any], list[str]], None]
+
+
+class HubTrack(MediaStreamTrack):
+    """What one party receives of another: the newest frames of a hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.kind = hub.kind
+        self._hub = hub
+        self._queue: asyncio.Queue[MediaFrame | None] = asyncio.Queue()
+
+    def put(self, frame: MediaFrame) -> None:
+        if self._queue.qsize() >= self._hub.max_queue:
+            self._queue.get_nowait()  # late: drop the oldest rather than grow
+        self._queue.put_nowait(frame)
+
+    async def recv(self) -> MediaFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._queue.get()
+        if frame is None:
+            raise MediaStreamError
+        return frame
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._hub.tracks.discard(self)
+            self._queue.put_nowait(None)
+        super().stop()
+
+
+class Hub:
+    """One party's incoming media of one kind, fanned out to the parties that receive it."""
+
+    def __init__(self, party: str, kind: str) -> None:
+        self.party = party
+        self.kind = kind
+        self.max_queue = 2 if kind == "video" else 25
+        self.tracks: set[HubTrack] = set()
+        self.taps: list[Tap] = []
+        self.frames = 0
+        self._pump: asyncio.Task[None] | None = None
+
+    def subscribe(self) -> HubTrack:
+        track = HubTrack(self)
+        self.tracks.add(track)
+        return track
+
+    def attach(self, source: MediaStreamTrack) -> None:
+        """Start forwarding ``source`` (the party's published track); replaces an older one."""
+        if self._pump is not None:
+            self._pump.cancel()
+        self._pump = asyncio.ensure_future(self._run(source))
+
+    async def _run(self, source: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await source.recv()
+            except MediaStreamError:
+                return
+            assert isinstance(frame, av.VideoFrame | av.AudioFrame)
+            self.frames += 1
+            for track in list(self.tracks):
+                track.put(frame)
+            for tap in list(self.taps):
+                tap(self.party, self.kind, frame)
+
+    def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+        for track in list(self.tracks):
+            track.stop()
+
+
+class CallMedia:
+    """The peer connections and hubs of one call (lives on the engine loop)."""
+
+    def __init__(self, call_id: str, stations: list[str]) -> None:
+        self.call_id = call_id
+        self.stations = stations
+        self.pcs: dict[str, RTCPeerConnection] = {}
+        self.hubs: dict[tuple[str, str], Hub] = {}
+
+    def hub(self, party: str, kind: str) -> Hub:
+        key = (party, kind)
+        if key not in self.hubs:
+            self.hubs[key] = Hub(party, kind)
+        return self.hubs[key]
+
+    def counterparts(self, party: str) -> list[str]:
+        return list(self.stations) if party == COMMANDER else [COMMANDER]
+
+    async def connect(self, party: str, sdp: object) -> str:
+        """Answer ``party``'s offer; its m-lines of each kind are filled with the media of its
+        counterparts in order (for the commander: station 1, station 2, ...)."""
+        parsed = validate_offer(sdp, "offer", need_video=False, need_vp8=False)
+        assert isinstance(sdp, str)
+        old = self.pcs.pop(party, None)
+        if old is not None:
+            await old.close()
+        pc = RTCPeerConnection(rtc_configuration())
+        self.pcs[party] = pc
+        slots = {"audio": 0, "video": 0}
+        others = self.counterparts(party)
+        for media in parsed.media:
+            if media.kind not in slots:
+                continue
+            index = slots[media.kind]
+            slots[media.kind] += 1
+            if index < len(others):
+                track: MediaStreamTrack | str = self.hub(others[index], media.kind).subscribe()
+            else:
+                track = media.kind
+            transceiver = pc.addTransceiver(track, direction="sendrecv")
+            if media.kind == "video":
+                prefer_vp8(transceiver)
+        published: set[str] = set()
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            # Only the first track of each kind is the party's own camera/microphone.
+            if track.kind not in published:
+                published.add(track.kind)
+                self.hub(party, track.kind).attach(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed":
+                await pc.close()
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
+
+    async def drop(self, party: str) -> None:
+        pc = self.pcs.pop(party, None)
+        if pc is not None:
+            await pc.close()
+        for kind in ("audio", "video"):
+            hub = self.hubs.pop((party, kind), None)
+            if hub is not None:
+                hub.close()
+
+    async def close(self) -> None:
+        for pc in list(self.pcs.values()):
+            await pc.close()
+        self.pcs.clear()
+        for hub in self.hubs.values():
+            hub.close()
+        self.hubs.clear()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallService:
+    """Places, answers and ends calls; thread-safe, called from Flask and Socket.IO handlers."""
+
+    def __init__(
+        self,
+        engine: StreamEngine,
+        registry: CameraRegistry,
+        notify: Notifier,
+        case_link: CaseLink,
+        recordings_dir: Path,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        announce_delay: float = 3.0,
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self._notify = notify
+        self._case_link = case_link
+        self.recordings_dir = recordings_dir
+        self._clock = clock
+        self.announce_delay = announce_delay
+        self._lock = threading.RLock()
+        self.calls: dict[str, Call] = {}
+        self._media: dict[str, CallMedia] = {}
+        self._recorders: dict[str, CallRecorder] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self.recordings: list[dict[str, Any]] = []
+        engine.add_closer(self._close_all)
+
+    # ------------------------------------------------------------------ queries
+    def get(self, actor: Actor, call_id: str) -> Call:
+        with self._lock:
+            call = self.calls.get(call_id)
+        if call is None or not self._is_party(actor, call):
+            raise NotFound(f"unknown call {call_id!r}", call_id=call_id)
+        return call
+
+    def active_for(self, actor: Actor) -> list[Call]:
+        with self._lock:
+            calls = list(self.calls.values())
+        return [c for c in calls if c.state is not CallState.ENDED and self._is_party(actor, c)]
+
+    def _is_party(self, actor: Actor, call: Call) -> bool:
+        if actor.user_id == call.commander_id:
+            return True
+        return any(self._may_answer(actor, leg.station_id) for leg in call.legs)
+
+    def _may_answer(self, actor: Actor, station_id: str) -> bool:
+        try:
+            self.registry.get_visible(station_id, actor.scope)
+        except NotFound:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ commands
+    def create(self, actor: Actor, stations: list[str], case_id: int | None = None) -> Call:
+        if actor.role not in CALLER_ROLES:
+            raise Forbidden("this role cannot place video calls", role=str(actor.role))
+        if not 1 <= len(stations) <= MAX_STATIONS:
+            raise Conflict(f"call 1 to {MAX_STATIONS} stations", count=len(stations))
+        for station_id in stations:
+            camera = self.registry.get_visible(station_id, actor.scope)
+            if camera.kind is not CameraKind.TOWNSHIP_STATION:
+                raise Conflict(f"{station_id!r} is not a township station", station_id=station_id)
+        call = callstate.new_call(
+            uuid.uuid4().hex[:16], actor.user_id, actor.username, stations, self._clock(), case_id
+        )
+        with self._lock:
+            self.calls[call.id] = call
+            self._media[call.id] = CallMedia(call.id, list(stations))
+        timer = threading.Timer(
+            callstate.RING_TIMEOUT.total_seconds() + 0.5, self._expire, [call.id]
+        )
+        timer.daemon = True
+        timer.start()
+        self._timers[call.id] = timer
+        payload = {"call": call.as_dict()}
+        self._notify("call_ring", payload, [f"station:{s}" for s in stations])
+        self._notify("call_state", payload, [f"user:{actor.user_id}"])
+        self._log(actor, call, "video_call_started", {"stations": stations})
+        return call
+
+    def _update(self, call_id: str, change: Callable[[Call], Call]) -> Call:
+        with self._lock:
+            call = self.calls.get(call_id)
+            if call is None:
+                raise NotFound(f"unknown call {call_id!r}", call_id=call_id)
+            new = change(call)
+            self.calls[call_id] = new
+        self._notify("call_state", {"call": new.as_dict()}, self.rooms(new))
+        return new
+
+    def rooms(self, call: Call) -> list[str]:
+        return [f"call:{call.id}", f"user:{call.commander_id}"] + [
+            f"station:{leg.station_id}" for leg in call.legs
+        ]
+
+    def answer(self, actor: Actor, call_id: str, station_id: str, accept: bool) -> Call:
+        if not self._may_answer(actor, station_id):
+            raise NotFound(f"unknown station {station_id!r}", station_id=station_id)
+        event = "accept" if accept else "decline"
+        call = self._update(
+            call_id, lambda c: callstate.leg_event(c, station_id, event, self._clock())
+        )
+        self._after_change(actor, call)
+        return call
+
+    def hang_up(self, actor: Actor, call_id: str, station_id: str | None = None) -> Call:
+        """The commander ends the call; a station leaves it (the others stay)."""
+        call = self.get(actor, call_id)
+        if station_id is None and actor.user_id == call.commander_id:
+            call = self._update(call_id, lambda c: callstate.hang_up(c, self._clock()))
+        else:
+            sid = station_id or next(
+                (leg.station_id for leg in call.legs if self._may_answer(actor, leg.station_id)),
+                "",
+            )
+            if not self._may_answer(actor, sid):
+                raise Forbidden("only a party can leave a call")
+            leg = call.leg(sid)
+            event = "hangup" if leg.state is LegState.ACCEPTED else "cancel"
+            call = self._update(
+                call_id, lambda c: callstate.leg_event(c, sid, event, self._clock())
+            )
+            self._drop_media(call_id, sid)
+        self._after_change(actor, call)
+        return call
+
+    def _expire(self, call_id: str) -> None:
+        try:
+            call = self._update(call_id, lambda c: callstate.expire(c, self._clock()))
+        except Exception:
+            return
+        if call.state is CallState.ENDED:
+            self._end(call)
+
+    def _after_change(self, actor: Actor, call: Call) -> None:
+        if call.state is CallState.ENDED:
+            self._log(actor, call, "video_call_ended", {"legs": call.as_dict()["legs"]})
+            self._end(call)
+
+    def _end(self, call: Call) -> None:
+        timer = self._timers.pop(call.id, None)
+        if timer is not None:
+            timer.cancel()
+        self._stop_recorder(call)
+        with self._lock:
+            media = self._media.pop(call.id, None)
+        if media is not None:
+            self.engine.submit(media.close())
+
+    def _drop_media(self, call_id: str, party: str) -> None:
+        media = self._media.get(call_id)
+        if media is not None:
+            self.engine.submit(media.drop(party))
+
+    def connect_media(
+        self, actor: Actor, call_id: str, station_id: str | None, sdp: object
+    ) -> dict[str, str]:
+        """Answer the offer of the commander (``station_id`` None) or of an accepted station."""
+        call = self.get(actor, call_id)
+        if call.state is CallState.ENDED:
+            raise Conflict("the call has ended", call_id=call_id)
+        if station_id is None:
+            if actor.user_id != call.commander_id:
+                raise Forbidden("only the caller publishes as commander")
+            party = COMMANDER
+        else:
+            if not self._may_answer(actor, station_id):
+                raise NotFound(f"unknown station {station_id!r}", station_id=station_id)
+            if call.leg(station_id).state is not LegState.ACCEPTED:
+                raise Conflict("accept the call before publishing media")
+            party = station_id
+        media = self._media.get(call_id)
+        if media is None:
+            raise Conflict("the call has ended", call_id=call_id)
+        answer = self.engine.call(media.connect(party, sdp))
+        return {"sdp": answer, "type": "answer", "party": party}
+
+    # ------------------------------------------------------------------ recording
+    def start_recording(self, actor: Actor, call_id: str) -> Call:
+        """Announce to every party, then record after ``announce_delay`` seconds."""
+        call = self.get(actor, call_id)
+        if actor.user_id != call.commander_id:
+            raise Forbidden("only the caller can record a call")
+        if call.state is CallState.ENDED:
+            raise Conflict("the call has ended")
+        if call.recording:
+            return call
+        self._notify(
+            "recording_notice",
+            {"call_id": call_id, "starts_in": self.announce_delay},
+            self.rooms(call),
+        )
+        call = self._update(call_id, lambda c: replace(c, recording=True))
+        media = self._media[call_id]
+        parties = [COMMANDER] + [leg.station_id for leg in call.legs]
+        recorder = CallRecorder(
+            self.recordings_dir, call_id, parties, start_delay=self.announce_delay
+        )
+        self._recorders[call_id] = recorder
+
+        async def attach() -> None:
+            for party in parties:
+                for kind in ("audio", "video"):
+                    media.hub(party, kind).taps.append(recorder.feed)
+
+        self.engine.call(attach())
+        recorder.start()
+        self._log(actor, call, "video_call_recording_started", {"file": recorder.path.name})
+        return call
+
+    def stop_recording(self, actor: Actor, call_id: str) -> Call:
+        call = self.get(actor, call_id)
+        if actor.user_id != call.commander_id:
+            raise Forbidden("only the caller can stop a recording")
+        call = self._update(call_id, lambda c: replace(c, recording=False))
+        self._stop_recorder(call, actor)
+        return call
+
+    def _stop_recorder(self, call: Call, actor: Actor | None = None) -> None:
+        recorder = self._recorders.pop(call.id, None)
+        if recorder is None:
+            return
+        media = self._media.get(call.id)
+        if media is not None:
+
+            async def detach() -> None:
+                for hub in media.hubs.values():
+                    if recorder.feed in hub.taps:
+                        hub.taps.remove(recorder.feed)
+
+            self.engine.submit(detach())
+        info = recorder.stop()
+        if info is None:
+            return
+        info.update({"call_id": call.id, "case_id": call.case_id})
+        self.recordings.append(info)
+        self._notify("recording_state", {"call_id": call.id, "on": False, **info}, self.rooms(call))
+        if call.case_id is not None and actor is not None:
+            self._case_link.attach(
+                actor, call.case_id, "recording", info["path"], "video/webm", info
+            )
+
+    def _log(self, actor: Actor, call: Call, kind: str, data: dict[str, Any]) -> None:
+        if call.case_id is not None:
+            self._case_link.event(actor, call.case_id, kind, {"call_id": call.id, **data})
+
+    async def _close_all(self) -> None:
+        for call_id in list(self._recorders):
+            with self._lock:
+                call = self.calls[call_id]
+            self._stop_recorder(call)
+        for media in list(self._media.values()):
+            await media.close()
+        self._media.clear()
+        for timer in self._timers.values():
+            timer.cancel()
