@@ -56,7 +56,9 @@ def build_deps(settings: Settings, runtime_regions: object, reference: object) -
         region_path=regions.path,
         region_level=region_level,
         # A separate key for matching hashes, so rotating sessions does not need re-hashing.
-        match_secret=hmac.new(settings.secret_key.encode(), b"party-match", hashlib.sha256).digest(),
+        match_secret=hmac.new(
+            settings.secret_key.encode(), b"party-match", hashlib.sha256
+        ).digest(),
     )
 
 
@@ -77,7 +79,9 @@ def _sync_reference_data(runtime: Runtime) -> None:
         logger.info("regions table updated from config (%d rows)", changed)
 
 
-def create_app(settings: Settings | None = None, extensions: tuple[str, ...] | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, extensions: tuple[str, ...] | None = None
+) -> Flask:
     """Build the whole web process for ``settings`` (default: from the environment)."""
     settings = settings or load_settings()
     reference = load_reference(settings.config_dir)
@@ -148,5 +152,10 @@ def create_app(settings: Settings | None = None, extensions: tuple[str, ...] | N
         module.init_app(app, runtime)
     if "dash" not in app.extensions:
         register_minimal_home(app)
-    logger.info("console ready (env=%s, db=%s, bus=%s)", settings.env, engine.dialect.name, type(bus).__name__)
+    logger.info(
+        "console ready (env=%s, db=%s, bus=%s)",
+        settings.env,
+        engine.dialect.name,
+        type(bus).__name__,
+    )
     return app

@@ -51,7 +51,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     socketio = app.extensions["socketio"]
     print(f"Serving on http://{settings.host}:{settings.port}  (env={settings.env})", flush=True)
     try:
-        socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True, use_reloader=False)
+        socketio.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            allow_unsafe_werkzeug=True,
+            use_reloader=False,
+        )
     finally:
         app.extensions["cc"].stop()
     return 0
@@ -93,7 +99,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 "display_name": args.display_name,
             },
         )
-        print(f"user {user.username} created (id {user.id}, role {user.role}, region {user.region_code})")
+        print(
+            f"user {user.username} created (id {user.id}, role {user.role}, region {user.region_code})"
+        )
     engine.dispose()
     return 0
 
@@ -125,7 +133,9 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: {path}: no such file", file=sys.stderr)
         return 2
-    fmt = args.format or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+    fmt = args.format or (
+        "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
+    )
     engine, factory, deps, regions, _ = _offline_runtime(settings)
     actor = system_actor(regions.city.code, settings.lang)
     try:
@@ -147,7 +157,9 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m console", description="Dispute mediation command console")
+    parser = argparse.ArgumentParser(
+        prog="python -m console", description="Dispute mediation command console"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the console (default 127.0.0.1:8050)")
     run.add_argument("--host")
@@ -161,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--display-name")
     seed_p = sub.add_parser("seed-demo", help="generate two years of demo cases")
     seed_p.add_argument("--cases", type=int, default=20000)
-    seed_p.add_argument("--if-empty", action="store_true", help="only when the database has no cases")
+    seed_p.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no cases"
+    )
     imp = sub.add_parser("import-cases", help="import a CSV or JSON Lines file")
     imp.add_argument("file")
     imp.add_argument("--format", choices=["csv", "jsonl"])
@@ -178,7 +192,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

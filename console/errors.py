@@ -21,7 +21,8 @@ def error_body(err: DispatchError, lang: str) -> dict[str, Any]:
     fields = params.pop("fields", None)
     if isinstance(fields, dict):
         details["fields"] = {
-            name: {"code": code, "message": t(f"problems.{code}", lang)} for name, code in fields.items()
+            name: {"code": code, "message": t(f"problems.{code}", lang)}
+            for name, code in fields.items()
         }
     rows = params.pop("rows", None)
     if isinstance(rows, list):
@@ -39,7 +40,13 @@ def error_body(err: DispatchError, lang: str) -> dict[str, Any]:
     fill = {k: (", ".join(map(str, v)) if isinstance(v, list) else v) for k, v in params.items()}
     if "fields" in details:
         fill["fields"] = ", ".join(details["fields"])
-    return {"error": {"code": err.code, "message": t(f"errors.{err.code}", lang, **fill), "details": details}}
+    return {
+        "error": {
+            "code": err.code,
+            "message": t(f"errors.{err.code}", lang, **fill),
+            "details": details,
+        }
+    }
 
 
 def _lang() -> str:
@@ -69,5 +76,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response, int]:
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        body = {"error": {"code": "internal", "message": t("errors.internal", _lang()), "details": {}}}
+        body = {
+            "error": {"code": "internal", "message": t("errors.internal", _lang()), "details": {}}
+        }
         return jsonify(body), 500

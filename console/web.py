@@ -52,7 +52,7 @@ def register_pages(app: Flask) -> None:
 <input class="form-control mb-2" id="username" name="username" autocomplete="username" value="{escape(username)}" autofocus>
 <label class="form-label" for="password">{escape(t("auth.password", lang))}</label>
 <input class="form-control mb-3" id="password" name="password" type="password" autocomplete="current-password">
-{f'<div class="alert alert-danger py-2" role="alert" id="login-error">{escape(error)}</div>' if error else ''}
+{f'<div class="alert alert-danger py-2" role="alert" id="login-error">{escape(error)}</div>' if error else ""}
 <button class="btn btn-primary w-100" id="login-submit" type="submit">{escape(t("auth.sign_in", lang))}</button>
 <a class="small mt-3" href="?lang={other}">{escape(t("app.switch_language", lang))}</a></form>"""
         page = _PAGE.format(lang=lang, title=escape(t("auth.sign_in", lang)), body=body)

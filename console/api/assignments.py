@@ -33,7 +33,9 @@ def list_assignments() -> Response:
     mine = request.args.get("mine") in ("1", "true")
     case_id = int_arg("case_id", 0, 0, 2**31) or None
     with transaction() as db:
-        rows = assignments.list_assignments(db, actor, mine=mine, state=request.args.get("state"), case_id=case_id)
+        rows = assignments.list_assignments(
+            db, actor, mine=mine, state=request.args.get("state"), case_id=case_id
+        )
         return jsonify(items=[assignments.summary(a) for a in rows])
 
 

@@ -16,7 +16,11 @@ from dispatch.services import users
 def token() -> Response:
     data = json_body()
     username, password = data.get("username"), data.get("password")
-    problems = {k: "required" for k, v in (("username", username), ("password", password)) if not isinstance(v, str) or not v}
+    problems = {
+        k: "required"
+        for k, v in (("username", username), ("password", password))
+        if not isinstance(v, str) or not v
+    }
     if problems:
         raise ValidationFailed(fields=problems)
     runtime = current_runtime()

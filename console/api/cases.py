@@ -98,7 +98,9 @@ def related() -> Response:
         except KeyError:
             township = None
     with transaction() as db:
-        items = cases.related_cases(db, current_runtime().deps, actor, ids, phones, township, data.get("address"))
+        items = cases.related_cases(
+            db, current_runtime().deps, actor, ids, phones, township, data.get("address")
+        )
     return jsonify(items=items)
 
 
@@ -112,4 +114,6 @@ def suggest() -> Response:
     reference = current_runtime().reference
     categories = reference.suggest_category(text)
     severity = reference.suggest_severity(text, people if isinstance(people, int) else 1)
-    return jsonify(categories=[{"code": c, "score": s} for c, s in categories[:3]], severity=severity)
+    return jsonify(
+        categories=[{"code": c, "score": s} for c, s in categories[:3]], severity=severity
+    )

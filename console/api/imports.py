@@ -19,7 +19,11 @@ def _format(filename: str | None) -> str:
     if not fmt and filename:
         fmt = "jsonl" if filename.lower().endswith((".jsonl", ".ndjson", ".json")) else "csv"
     if not fmt:
-        fmt = "jsonl" if "ndjson" in (request.content_type or "") or "jsonl" in (request.content_type or "") else "csv"
+        fmt = (
+            "jsonl"
+            if "ndjson" in (request.content_type or "") or "jsonl" in (request.content_type or "")
+            else "csv"
+        )
     if fmt not in ("csv", "jsonl"):
         raise ValidationFailed(fields={"format": "invalid_choice"})
     return fmt

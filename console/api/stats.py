@@ -54,4 +54,6 @@ def stats_summary() -> Response:
         raise ValidationFailed(fields={"from": "range_too_long"})
     with transaction() as db:
         result = stats.summary(db, Scope(Level(level), region), start, end)
-    return jsonify(region=region, **{"from": start.isoformat(), "to": end.isoformat()}, **summary_json(result))
+    return jsonify(
+        region=region, **{"from": start.isoformat(), "to": end.isoformat()}, **summary_json(result)
+    )

@@ -15,7 +15,9 @@ from dispatch.services import users
 def list_users() -> Response:
     actor = require_actor()
     with transaction() as db:
-        return jsonify(items=[users.public(u) for u in users.list_users(db, current_runtime().deps, actor)])
+        return jsonify(
+            items=[users.public(u) for u in users.list_users(db, current_runtime().deps, actor)]
+        )
 
 
 @bp.post("/users")

@@ -119,7 +119,10 @@ TRANSITIONS: dict[CaseState, dict[CaseAction, _Rule]] = {
         _A.COMPLETE: _Rule(_S.CLOSED, Outcome.SUCCESS),
         _A.FAIL: _Rule(_S.CLOSED, Outcome.FAILURE, ("referral",)),
     },
-    _S.CLOSED: {_A.VISIT: _Rule(_S.VISITED, None, ("satisfaction",)), _A.ARCHIVE: _Rule(_S.ARCHIVED)},
+    _S.CLOSED: {
+        _A.VISIT: _Rule(_S.VISITED, None, ("satisfaction",)),
+        _A.ARCHIVE: _Rule(_S.ARCHIVED),
+    },
     _S.VISITED: {_A.ARCHIVE: _Rule(_S.ARCHIVED)},
     _S.REJECTED: {_A.ARCHIVE: _Rule(_S.ARCHIVED)},
     _S.ARCHIVED: {},
@@ -205,7 +208,10 @@ def level_below(level: Level) -> Level | None:
 
 
 def apply(
-    case: CaseView, action: CaseAction, params: dict[str, Any] | None = None, role: Role | None = None
+    case: CaseView,
+    action: CaseAction,
+    params: dict[str, Any] | None = None,
+    role: Role | None = None,
 ) -> Transition:
     """Apply ``action`` to ``case``; raise instead of changing anything when it is not allowed.
 
@@ -235,7 +241,9 @@ def apply(
     for optional in ("note", "reason"):
         if optional in params and optional not in details and params[optional]:
             details[optional] = params[optional]
-    return Transition(action=action, before=case, after=after, outcome=rule.outcome, details=details)
+    return Transition(
+        action=action, before=case, after=after, outcome=rule.outcome, details=details
+    )
 
 
 def _check_params(rule: _Rule, params: dict[str, Any]) -> None:

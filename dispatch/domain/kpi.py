@@ -81,7 +81,9 @@ def moments(case: CaseFacts) -> list[tuple[datetime, str]]:
 
 def contributions(case: CaseFacts) -> Counter[RollupKey]:
     """The counts one case adds to the day buckets."""
-    return Counter((local_day(moment), case.township_code, metric) for moment, metric in moments(case))
+    return Counter(
+        (local_day(moment), case.township_code, metric) for moment, metric in moments(case)
+    )
 
 
 def window_counts(cases: Iterable[CaseFacts], start: datetime, end: datetime) -> Counter[str]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from dispatch.domain.codes import Level, Severity
 from dispatch.domain.cases import level_above
+from dispatch.domain.codes import Level, Severity
 
 
 class Card(StrEnum):

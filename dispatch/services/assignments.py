@@ -14,7 +14,15 @@ from pydantic import Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dispatch.db.models import ActionReceipt, Assignment, AssignmentReport, Case, Department, Team, User
+from dispatch.db.models import (
+    ActionReceipt,
+    Assignment,
+    AssignmentReport,
+    Case,
+    Department,
+    Team,
+    User,
+)
 from dispatch.domain.assignments import (
     OPEN_ASSIGNMENT_STATES,
     AssignmentAction,
@@ -101,13 +109,20 @@ def summary(a: Assignment) -> dict[str, Any]:
     }
 
 
-def summon(session: Session, deps: Deps, actor: Actor, case_id: int, payload: dict[str, Any]) -> list[Assignment]:
+def summon(
+    session: Session, deps: Deps, actor: Actor, case_id: int, payload: dict[str, Any]
+) -> list[Assignment]:
     """Offer a case to one or several targets at once, each with its own deadlines."""
     if actor.role not in DISPATCH_ROLES:
         raise Forbidden(action="assign", role=actor.role.value)
     data = parse(SummonIn, payload)
     case = case_service.get_case(session, actor, case_id, lock=True)
-    if CaseState(case.state) not in (CaseState.INTAKE, CaseState.REVIEW, CaseState.TRIAGE, CaseState.MEDIATION):
+    if CaseState(case.state) not in (
+        CaseState.INTAKE,
+        CaseState.REVIEW,
+        CaseState.TRIAGE,
+        CaseState.MEDIATION,
+    ):
         raise ValidationFailed(fields={"case": "case_not_assignable"})
     now = deps.now()
     if CaseState(case.state) in (CaseState.INTAKE, CaseState.REVIEW):
@@ -115,9 +130,23 @@ def summon(session: Session, deps: Deps, actor: Actor, case_id: int, payload: di
     created = []
     for target in data.targets:
         name, region = _target(session, target.kind, target.id)
-        deadlines = deadlines_for(deps.deadline_rules, Severity(case.severity), Level(case.level), now, deps.deadline_scale)
-        accept_by = now + timedelta(minutes=target.accept_minutes) if target.accept_minutes else deadlines.accept_by
-        finish_by = now + timedelta(hours=target.finish_hours) if target.finish_hours else deadlines.finish_by
+        deadlines = deadlines_for(
+            deps.deadline_rules,
+            Severity(case.severity),
+            Level(case.level),
+            now,
+            deps.deadline_scale,
+        )
+        accept_by = (
+            now + timedelta(minutes=target.accept_minutes)
+            if target.accept_minutes
+            else deadlines.accept_by
+        )
+        finish_by = (
+            now + timedelta(hours=target.finish_hours)
+            if target.finish_hours
+            else deadlines.finish_by
+        )
         if accept_by >= finish_by:
             raise ValidationFailed(fields={"targets": "accept_after_finish"})
         assignment = Assignment(
@@ -140,9 +169,33 @@ def summon(session: Session, deps: Deps, actor: Actor, case_id: int, payload: di
         session.add(assignment)
         session.flush()
         created.append(assignment)
-        case_service.add_event(session, actor, case, "assignment_offered", {"assignment_id": assignment.id, "target": name}, now)
-        audit.record(session, actor, "assignment.offer", "assignment", assignment.id, now, None, summary(assignment))
-        emit(session, channels.ASSIGNMENTS, {"type": "assignment_offered", "assignment": summary(assignment), "case": case_service.summary(case)})
+        case_service.add_event(
+            session,
+            actor,
+            case,
+            "assignment_offered",
+            {"assignment_id": assignment.id, "target": name},
+            now,
+        )
+        audit.record(
+            session,
+            actor,
+            "assignment.offer",
+            "assignment",
+            assignment.id,
+            now,
+            None,
+            summary(assignment),
+        )
+        emit(
+            session,
+            channels.ASSIGNMENTS,
+            {
+                "type": "assignment_offered",
+                "assignment": summary(assignment),
+                "case": case_service.summary(case),
+            },
+        )
     return created
 
 
@@ -163,14 +216,25 @@ def _visible(stmt: Select[Any], actor: Actor) -> Select[Any]:
     scoped_cases = case_service.scoped(select(Case.id), actor.scope)
     mine = []
     if actor.department_id:
-        mine.append(and_(Assignment.target_kind == "department", Assignment.target_id == actor.department_id))
+        mine.append(
+            and_(
+                Assignment.target_kind == "department", Assignment.target_id == actor.department_id
+            )
+        )
     if actor.team_id:
         mine.append(and_(Assignment.target_kind == "team", Assignment.target_id == actor.team_id))
-    mine.append(and_(Assignment.target_kind.in_(["mediator", "grid_worker"]), Assignment.target_id == actor.user_id))
+    mine.append(
+        and_(
+            Assignment.target_kind.in_(["mediator", "grid_worker"]),
+            Assignment.target_id == actor.user_id,
+        )
+    )
     return stmt.where(or_(Assignment.case_id.in_(scoped_cases), *mine))
 
 
-def get_assignment(session: Session, actor: Actor, assignment_id: int, lock: bool = False) -> Assignment:
+def get_assignment(
+    session: Session, actor: Actor, assignment_id: int, lock: bool = False
+) -> Assignment:
     stmt = _visible(select(Assignment).where(Assignment.id == assignment_id), actor)
     if lock:
         stmt = stmt.with_for_update()
@@ -181,7 +245,12 @@ def get_assignment(session: Session, actor: Actor, assignment_id: int, lock: boo
 
 
 def list_assignments(
-    session: Session, actor: Actor, mine: bool = False, state: str | None = None, case_id: int | None = None, limit: int = 200
+    session: Session,
+    actor: Actor,
+    mine: bool = False,
+    state: str | None = None,
+    case_id: int | None = None,
+    limit: int = 200,
 ) -> list[Assignment]:
     stmt = _visible(select(Assignment), actor)
     if state:
@@ -192,7 +261,9 @@ def list_assignments(
     return [a for a in rows if addressed_to(a, actor)] if mine else list(rows)
 
 
-def act(session: Session, deps: Deps, actor: Actor, assignment_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+def act(
+    session: Session, deps: Deps, actor: Actor, assignment_id: int, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Apply a field action (accept, refuse, report, finish) or a centre cancel.
 
     With an ``idempotency_key`` a repeated request returns the first result and changes nothing.
@@ -227,7 +298,15 @@ def act(session: Session, deps: Deps, actor: Actor, assignment_id: int, payload:
         _back_to_triage(session, deps, actor, case, data.reason or "")
     elif action is AssignmentAction.REPORT:
         session.add(
-            AssignmentReport(assignment_id=assignment.id, at=now, actor_id=actor.user_id, text=data.text or "", lat=data.lat, lon=data.lon, photos=data.photos)
+            AssignmentReport(
+                assignment_id=assignment.id,
+                at=now,
+                actor_id=actor.user_id,
+                text=data.text or "",
+                lat=data.lat,
+                lon=data.lon,
+                photos=data.photos,
+            )
         )
     elif action is AssignmentAction.FINISH:
         assignment.finished_at = now
@@ -239,21 +318,38 @@ def act(session: Session, deps: Deps, actor: Actor, assignment_id: int, payload:
         if getattr(data, key):
             event_data[key] = getattr(data, key)
     case_service.add_event(session, actor, case, f"assignment_{action.value}", event_data, now)
-    audit.record(session, actor, f"assignment.{action.value}", "assignment", assignment.id, now, before, summary(assignment))
+    audit.record(
+        session,
+        actor,
+        f"assignment.{action.value}",
+        "assignment",
+        assignment.id,
+        now,
+        before,
+        summary(assignment),
+    )
     result = {"assignment": summary(assignment)}
-    emit(session, channels.ASSIGNMENTS, {"type": f"assignment_{action.value}", **result, "case": case_service.summary(case)})
+    emit(
+        session,
+        channels.ASSIGNMENTS,
+        {"type": f"assignment_{action.value}", **result, "case": case_service.summary(case)},
+    )
     if data.idempotency_key:
-        session.add(ActionReceipt(key=data.idempotency_key, user_id=actor.user_id, at=now, result=result))
+        session.add(
+            ActionReceipt(key=data.idempotency_key, user_id=actor.user_id, at=now, result=result)
+        )
     return result
 
 
 def _back_to_triage(session: Session, deps: Deps, actor: Actor, case: Case, reason: str) -> None:
     """A refusal hands the case back to the centre when nobody else is still working on it."""
     others_open = session.scalar(
-        select(Assignment.id).where(
+        select(Assignment.id)
+        .where(
             Assignment.case_id == case.id,
             Assignment.state.in_([s.value for s in OPEN_ASSIGNMENT_STATES]),
-        ).limit(1)
+        )
+        .limit(1)
     )
     if others_open is None and CaseState(case.state) is CaseState.MEDIATION:
         case_service.apply_action(
@@ -264,5 +360,7 @@ def _back_to_triage(session: Session, deps: Deps, actor: Actor, case: Case, reas
 def board(session: Session, actor: Actor, case_id: int) -> list[dict[str, Any]]:
     """Who has reported (accepted) and who has not, for one case."""
     case_service.get_case(session, actor, case_id)
-    rows = session.scalars(select(Assignment).where(Assignment.case_id == case_id).order_by(Assignment.id)).all()
+    rows = session.scalars(
+        select(Assignment).where(Assignment.case_id == case_id).order_by(Assignment.id)
+    ).all()
     return [summary(a) | {"reported": a.accepted_at is not None} for a in rows]

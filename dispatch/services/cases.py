@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.models import Case, CaseAttachment, CaseEvent, Party
@@ -90,12 +90,16 @@ def create_case(session: Session, deps: Deps, actor: Actor, payload: dict[str, A
         if not actor.scope.covers(path):
             raise NotFound(object="region", id=data.region_code)
         raise ValidationFailed(fields={"region_code": "needs_township"})
-    if data.external_id and session.scalar(select(Case.id).where(Case.external_id == data.external_id)):
+    if data.external_id and session.scalar(
+        select(Case.id).where(Case.external_id == data.external_id)
+    ):
         raise Conflict("duplicate_external_id", external_id=data.external_id)
     now = deps.now()
     received_at = data.received_at or now
     level = Level(data.level) if data.level else _default_level(actor)
-    deadlines = deadlines_for(deps.deadline_rules, data.severity, level, received_at, deps.deadline_scale)
+    deadlines = deadlines_for(
+        deps.deadline_rules, data.severity, level, received_at, deps.deadline_scale
+    )
     assert path.county is not None
     case = Case(
         code=new_case_code(received_at),
@@ -279,15 +283,33 @@ def apply_action(
         case.referral = params["referral"]
     case.updated_at = now
     case.version += 1
-    add_event(session, actor, case, action.value, {"from": before["state"], "to": case.state, **step.details}, now)
-    audit.record(session, actor, f"case.{action.value}", "case", case.id, now, before, snapshot(case))
+    add_event(
+        session,
+        actor,
+        case,
+        action.value,
+        {"from": before["state"], "to": case.state, **step.details},
+        now,
+    )
+    audit.record(
+        session, actor, f"case.{action.value}", "case", case.id, now, before, snapshot(case)
+    )
     apply_delta(session, delta(facts_before, facts_of(case)), parents_for(case))
-    emit(session, channels.CASES, {"type": "case_changed", "action": action.value, "case": summary(case)})
+    emit(
+        session,
+        channels.CASES,
+        {"type": "case_changed", "action": action.value, "case": summary(case)},
+    )
     emit(session, channels.KPI, {"township_code": case.township_code})
 
 
 def apply_system_change(
-    session: Session, deps: Deps, case: Case, kind: str, changes: dict[str, Any], data: dict[str, Any]
+    session: Session,
+    deps: Deps,
+    case: Case,
+    kind: str,
+    changes: dict[str, Any],
+    data: dict[str, Any],
 ) -> None:
     """A change made by the supervision clock (card, escalation), recorded like any other."""
     now = deps.now()
@@ -337,7 +359,9 @@ def detail(session: Session, actor: Actor, case: Case, unmask: bool = False) -> 
 
     ``unmask`` shows raw identifiers; callers check the permission and it is audited here.
     """
-    parties = session.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id)).all()
+    parties = session.scalars(
+        select(Party).where(Party.case_id == case.id).order_by(Party.id)
+    ).all()
     events = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
     ).all()
@@ -345,7 +369,14 @@ def detail(session: Session, actor: Actor, case: Case, unmask: bool = False) -> 
         select(CaseAttachment).where(CaseAttachment.case_id == case.id).order_by(CaseAttachment.id)
     ).all()
     if unmask:
-        audit.record(session, actor, "case.unmask", "case", case.id, events[-1].at if events else case.updated_at)
+        audit.record(
+            session,
+            actor,
+            "case.unmask",
+            "case",
+            case.id,
+            events[-1].at if events else case.updated_at,
+        )
     out = summary(case)
     out.update(
         description=case.description,
@@ -362,14 +393,22 @@ def detail(session: Session, actor: Actor, case: Case, unmask: bool = False) -> 
             for p in parties
         ],
         timeline=[
-            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor_name, "data": e.data} for e in events
+            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor_name, "data": e.data}
+            for e in events
         ],
         attachments=[
-            {"id": a.id, "kind": a.kind, "mime": a.mime, "created_at": a.created_at.isoformat(), "meta": a.meta}
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "mime": a.mime,
+                "created_at": a.created_at.isoformat(),
+                "meta": a.meta,
+            }
             for a in attachments
         ],
         allowed_actions=[
-            a.value for a in workflow.allowed_actions(CaseState(case.state), Level(case.level), actor.role)
+            a.value
+            for a in workflow.allowed_actions(CaseState(case.state), Level(case.level), actor.role)
         ],
     )
     return out
@@ -401,12 +440,29 @@ def add_attachment(
     case = get_case(session, actor, case_id)
     now = deps.now()
     attachment = CaseAttachment(
-        case_id=case.id, kind=kind, path=path, mime=mime, created_at=now, created_by=actor.user_id, meta=meta
+        case_id=case.id,
+        kind=kind,
+        path=path,
+        mime=mime,
+        created_at=now,
+        created_by=actor.user_id,
+        meta=meta,
     )
     session.add(attachment)
     session.flush()
-    add_event(session, actor, case, f"attachment_{kind}", {"attachment_id": attachment.id, **meta}, now)
-    audit.record(session, actor, "case.attach", "case", case.id, now, None, {"attachment": attachment.id, "kind": kind})
+    add_event(
+        session, actor, case, f"attachment_{kind}", {"attachment_id": attachment.id, **meta}, now
+    )
+    audit.record(
+        session,
+        actor,
+        "case.attach",
+        "case",
+        case.id,
+        now,
+        None,
+        {"attachment": attachment.id, "kind": kind},
+    )
     return attachment
 
 
@@ -424,7 +480,7 @@ def related_cases(
     since = deps.now() - timedelta(days=days)
     keys_id = [match_key(deps.match_secret, v) for v in id_numbers if v]
     keys_phone = [match_key(deps.match_secret, v) for v in phones if v]
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if keys_id:
         conditions.append(Case.id.in_(select(Party.case_id).where(Party.id_key.in_(keys_id))))
     if keys_phone:
@@ -443,4 +499,3 @@ def related_cases(
 
 def severity_rank(value: str) -> int:
     return list(Severity).index(Severity(value))
-

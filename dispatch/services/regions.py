@@ -14,12 +14,18 @@ from dispatch.domain.jurisdiction import RegionPath
 
 
 class RegionLike(Protocol):
-    code: str
-    name_zh: str
-    name_en: str
-    level: Level
-    parent: str | None
-    centroid: tuple[float, float]
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def level(self) -> Level: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def centroid(self) -> tuple[float, float]: ...
 
 
 def sync_regions(session: Session, regions: Iterable[RegionLike], path_of: object) -> int:

@@ -27,7 +27,9 @@ def facts_of(case: Case) -> CaseFacts:
     )
 
 
-def _rows(delta: Counter[RollupKey], month: bool, parents: dict[str, tuple[str, str]]) -> list[dict[str, object]]:
+def _rows(
+    delta: Counter[RollupKey], month: bool, parents: dict[str, tuple[str, str]]
+) -> list[dict[str, object]]:
     grouped: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(METRICS, 0))
     for (day, town, metric), count in delta.items():
         bucket = day.replace(day=1) if month else day
@@ -37,11 +39,21 @@ def _rows(delta: Counter[RollupKey], month: bool, parents: dict[str, tuple[str, 
         if not any(metrics.values()):
             continue
         county, city = parents[town]
-        rows.append({"day": bucket, "township_code": town, "county_code": county, "city_code": city, **metrics})
+        rows.append(
+            {
+                "day": bucket,
+                "township_code": town,
+                "county_code": county,
+                "city_code": city,
+                **metrics,
+            }
+        )
     return rows
 
 
-def apply_delta(session: Session, delta: Counter[RollupKey], parents: dict[str, tuple[str, str]]) -> None:
+def apply_delta(
+    session: Session, delta: Counter[RollupKey], parents: dict[str, tuple[str, str]]
+) -> None:
     """Add ``delta`` to the day and month rollups (an upsert that adds, on both dialects).
 
     ``parents`` maps a township code to its (county code, city code).

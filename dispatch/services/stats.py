@@ -26,7 +26,13 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _sum(session: Session, model: type[RollupDay] | type[RollupMonth], scope: Scope, lo: date | None, hi: date) -> Counter[str]:
+def _sum(
+    session: Session,
+    model: type[RollupDay] | type[RollupMonth],
+    scope: Scope,
+    lo: date | None,
+    hi: date,
+) -> Counter[str]:
     table = model.__table__
     columns = [func.coalesce(func.sum(table.c[m]), 0) for m in METRICS]
     stmt = select(*columns).where(table.c[scope.column] == scope.code, table.c.day < hi)
@@ -43,6 +49,8 @@ def _whole_days(session: Session, scope: Scope, lo: date | None, hi: date) -> Co
     first_full_month = lo if lo is None or lo.day == 1 else _next_month(lo)
     last_month_start = hi.replace(day=1)
     total: Counter[str] = Counter()
+    head_hi: date | None
+    tail_lo: date | None
     if first_full_month is None or first_full_month < last_month_start:
         total.update(_sum(session, RollupMonth, scope, first_full_month, last_month_start))
         head_hi = first_full_month
@@ -74,7 +82,9 @@ def _partial(session: Session, scope: Scope, start: datetime, end: datetime) -> 
     return window_counts((facts_of(c) for c in rows), start, end)
 
 
-def _counts_between(session: Session, scope: Scope, start: datetime | None, end: datetime) -> Counter[str]:
+def _counts_between(
+    session: Session, scope: Scope, start: datetime | None, end: datetime
+) -> Counter[str]:
     end_local = end.astimezone(LOCAL_TZ)
     end_day = end_local.date()
     total: Counter[str] = Counter()
@@ -83,7 +93,11 @@ def _counts_between(session: Session, scope: Scope, start: datetime | None, end:
         total.update(_partial(session, scope, local_midnight(end_day), end))
         return total
     start_local = start.astimezone(LOCAL_TZ)
-    first_whole = start_local.date() if start_local.time() == time(0) else start_local.date() + timedelta(days=1)
+    first_whole = (
+        start_local.date()
+        if start_local.time() == time(0)
+        else start_local.date() + timedelta(days=1)
+    )
     if first_whole > end_day:  # both ends inside the same local day
         return _partial(session, scope, start, end)
     total.update(_partial(session, scope, start, local_midnight(first_whole)))

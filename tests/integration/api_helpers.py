@@ -23,7 +23,13 @@ def add_user(app: Flask, username: str, role: str, region: str, **extra: Any) ->
             db,
             runtime.deps,
             None,
-            {"username": username, "password": PASSWORD, "role": role, "region_code": region, **extra},
+            {
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "region_code": region,
+                **extra,
+            },
         )
         return user.id
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from dispatch.db.models import AuditEntry, Case, CaseEvent
-from collections.abc import Iterator
-
-import pytest
-
 from config.settings import Settings
+from dispatch.db.models import AuditEntry, Case, CaseEvent
 from tests.integration.api_helpers import TOWN_A, add_user, case_payload, core_app, token
 
 
@@ -36,7 +35,9 @@ def test_create_read_and_transition(app: Flask, client: FlaskClient) -> None:
     assert body["parties"][0]["phone"] == "138****5678"
     assert "张" in body["parties"][0]["name"] and body["parties"][0]["name"] != "张三"
     case_id = body["id"]
-    moved = client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": "triage"}, headers=auth)
+    moved = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"action": "triage"}, headers=auth
+    )
     assert moved.status_code == 200 and moved.get_json()["state"] == "triage"
     timeline = [e["kind"] for e in moved.get_json()["timeline"]]
     assert timeline == ["created", "start_review", "triage"]
@@ -52,7 +53,9 @@ def test_illegal_transition_is_409_and_changes_nothing(app: Flask, client: Flask
     with runtime.session_factory() as db:
         audits = db.scalar(select(func.count()).select_from(AuditEntry))
         events = db.scalar(select(func.count()).select_from(CaseEvent))
-    response = client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": "complete"}, headers=auth)
+    response = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"action": "complete"}, headers=auth
+    )
     assert response.status_code == 409
     error = response.get_json()["error"]
     assert error["code"] == "illegal_transition"
@@ -65,7 +68,9 @@ def test_illegal_transition_is_409_and_changes_nothing(app: Flask, client: Flask
         assert db.get(Case, case_id).state == "intake"  # type: ignore[union-attr]
 
 
-def test_invalid_payload_is_422_with_each_field_in_the_callers_language(app: Flask, client: FlaskClient) -> None:
+def test_invalid_payload_is_422_with_each_field_in_the_callers_language(
+    app: Flask, client: FlaskClient
+) -> None:
     add_user(app, "clerk", "commander", TOWN_A)
     auth = token(client, "clerk")
     bad = case_payload(category="alien", people_involved=0)
@@ -81,7 +86,9 @@ def test_invalid_payload_is_422_with_each_field_in_the_callers_language(app: Fla
     assert fields["category"]["message"] == "not a valid choice"
     zh = client.post("/api/v1/cases", json=bad, headers=auth).get_json()
     assert zh["error"]["details"]["fields"]["category"]["message"] == "不是有效的选项"
-    not_json = client.post("/api/v1/cases", data="{", headers={**auth, "Content-Type": "application/json"})
+    not_json = client.post(
+        "/api/v1/cases", data="{", headers={**auth, "Content-Type": "application/json"}
+    )
     assert not_json.status_code == 422
 
 
@@ -89,9 +96,13 @@ def test_unknown_action_and_missing_reason(app: Flask, client: FlaskClient) -> N
     add_user(app, "clerk", "commander", TOWN_A)
     auth = token(client, "clerk")
     case_id = client.post("/api/v1/cases", json=case_payload(), headers=auth).get_json()["id"]
-    unknown = client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": "fly"}, headers=auth)
+    unknown = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"action": "fly"}, headers=auth
+    )
     assert unknown.status_code == 422
-    reject = client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": "reject"}, headers=auth)
+    reject = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"action": "reject"}, headers=auth
+    )
     assert reject.status_code == 422
     assert set(reject.get_json()["error"]["details"]["fields"]) == {"referral", "reason"}
 
@@ -114,18 +125,30 @@ def test_tokens_and_sessions(app: Flask, client: FlaskClient) -> None:
 def test_role_checks(app: Flask, client: FlaskClient) -> None:
     add_user(app, "analyst", "analyst", TOWN_A)
     add_user(app, "clerk", "commander", TOWN_A)
-    case_id = client.post("/api/v1/cases", json=case_payload(), headers=token(client, "clerk")).get_json()["id"]
+    case_id = client.post(
+        "/api/v1/cases", json=case_payload(), headers=token(client, "clerk")
+    ).get_json()["id"]
     analyst = token(client, "analyst")
     assert client.post("/api/v1/cases", json=case_payload(), headers=analyst).status_code == 403
-    moved = client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": "triage"}, headers=analyst)
+    moved = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"action": "triage"}, headers=analyst
+    )
     assert moved.status_code == 403
     assert client.get(f"/api/v1/cases/{case_id}?unmask=1", headers=analyst).status_code == 403
-    unmasked = client.get(f"/api/v1/cases/{case_id}?unmask=1", headers=token(client, "clerk")).get_json()
+    unmasked = client.get(
+        f"/api/v1/cases/{case_id}?unmask=1", headers=token(client, "clerk")
+    ).get_json()
     assert unmasked["parties"][0]["phone"] == "13812345678"
 
 
 def test_openapi_document(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    for path in ("/cases", "/cases/{case_id}/transitions", "/import", "/stats/summary", "/auth/token"):
+    for path in (
+        "/cases",
+        "/cases/{case_id}/transitions",
+        "/import",
+        "/stats/summary",
+        "/auth/token",
+    ):
         assert path in doc["paths"], path

@@ -28,8 +28,12 @@ def app(settings: Settings) -> Iterator[Flask]:
 
 def _counts(app: Flask, case_id: int) -> tuple[int, int, str, int]:
     with app.extensions["cc"].session_factory() as db:
-        audits = db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.object_id == str(case_id)))
-        events = db.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case_id))
+        audits = db.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.object_id == str(case_id))
+        )
+        events = db.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case_id)
+        )
         case = db.get(Case, case_id)
         assert case is not None
         return int(audits or 0), int(events or 0), case.state, case.version
@@ -41,7 +45,9 @@ def test_every_applied_transition_writes_one_audit_row(app: Flask) -> None:
     actor = system_actor("990100")
     params = {"reason": "理由", "referral": "court", "satisfaction": 4, "note": ""}
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(st.lists(st.sampled_from(list(CaseAction)), min_size=1, max_size=12))
     def run(actions: list[CaseAction]) -> None:
         with runtime.session_factory.begin() as db:
@@ -50,7 +56,9 @@ def test_every_applied_transition_writes_one_audit_row(app: Flask) -> None:
             before = _counts(app, case_id)
             try:
                 with runtime.session_factory.begin() as db:
-                    cases.transition(db, runtime.deps, actor, case_id, {"action": action.value, **params})
+                    cases.transition(
+                        db, runtime.deps, actor, case_id, {"action": action.value, **params}
+                    )
             except DispatchError:
                 assert _counts(app, case_id) == before  # illegal: nothing changed
                 continue

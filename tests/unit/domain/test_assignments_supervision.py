@@ -95,14 +95,21 @@ def test_clock_steps_happen_once_and_escalate_one_level() -> None:
     near = due_steps(clock, T0 + timedelta(minutes=25))
     assert [s.kind for s in near] == [StepKind.YELLOW_CARD, StepKind.RENOTIFY]
     done = frozenset((s.clock, s.kind.value) for s in near)
-    late = due_steps(ClockState(**{**clock.__dict__, "steps_done": done}), T0 + timedelta(minutes=31))
+    late = due_steps(
+        ClockState(**{**clock.__dict__, "steps_done": done}), T0 + timedelta(minutes=31)
+    )
     assert [s.kind for s in late] == [StepKind.RED_CARD, StepKind.ESCALATE]
     assert late[-1].to_level is Level.COUNTY
     done |= frozenset((s.clock, s.kind.value) for s in late)
-    assert due_steps(ClockState(**{**clock.__dict__, "steps_done": done}), T0 + timedelta(hours=5)) == []
+    assert (
+        due_steps(ClockState(**{**clock.__dict__, "steps_done": done}), T0 + timedelta(hours=5))
+        == []
+    )
 
 
 def test_city_cases_cannot_escalate_further() -> None:
-    clock = ClockState(False, False, T0, T0 + timedelta(minutes=1), T0 + timedelta(days=1), Level.CITY)
+    clock = ClockState(
+        False, False, T0, T0 + timedelta(minutes=1), T0 + timedelta(days=1), Level.CITY
+    )
     kinds = [s.kind for s in due_steps(clock, T0 + timedelta(minutes=2))]
     assert StepKind.RED_CARD in kinds and StepKind.ESCALATE not in kinds

@@ -57,12 +57,16 @@ def test_illegal_transition_names_state_and_allowed_actions() -> None:
 
 def test_reject_needs_referral_and_reason() -> None:
     with pytest.raises(ValidationFailed) as info:
-        apply(CaseView(CaseState.INTAKE, Level.TOWNSHIP), CaseAction.REJECT, {"referral": "nowhere"})
+        apply(
+            CaseView(CaseState.INTAKE, Level.TOWNSHIP), CaseAction.REJECT, {"referral": "nowhere"}
+        )
     assert info.value.params["fields"] == {"referral": "invalid_choice", "reason": "required"}
 
 
 def test_failed_mediation_is_referred_and_counts_as_failure() -> None:
-    step = apply(CaseView(CaseState.MEDIATION, Level.COUNTY), CaseAction.FAIL, {"referral": "litigation"})
+    step = apply(
+        CaseView(CaseState.MEDIATION, Level.COUNTY), CaseAction.FAIL, {"referral": "litigation"}
+    )
     assert step.after.state is CaseState.CLOSED
     assert step.outcome is Outcome.FAILURE
     assert step.details["referral"] == "litigation"

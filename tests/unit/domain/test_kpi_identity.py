@@ -10,13 +10,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.domain.codes import Outcome, Severity
-from dispatch.domain.identity import id_check_char, id_number_problem, mask_id, mask_phone, phone_problem
+from dispatch.domain.identity import (
+    id_check_char,
+    id_number_problem,
+    mask_id,
+    mask_phone,
+    phone_problem,
+)
 from dispatch.domain.kpi import CaseFacts, change, contributions, delta, ratio, summarise, total
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def facts(received: int, closed: int | None, deadline: int, outcome: Outcome | None = None, online: bool = False) -> CaseFacts:
+def facts(
+    received: int,
+    closed: int | None,
+    deadline: int,
+    outcome: Outcome | None = None,
+    online: bool = False,
+) -> CaseFacts:
     return CaseFacts(
         township_code="990102001",
         received_at=T0 + timedelta(days=received),
@@ -33,7 +45,9 @@ def brute(cases: list[CaseFacts], start: datetime, end: datetime) -> dict[str, i
     return {
         "received": sum(start <= c.received_at < end for c in cases),
         "success": sum(c.outcome is Outcome.SUCCESS for c in ended),
-        "in_progress": sum(c.received_at < end and (c.closed_at is None or c.closed_at >= end) for c in cases),
+        "in_progress": sum(
+            c.received_at < end and (c.closed_at is None or c.closed_at >= end) for c in cases
+        ),
         "overdue": sum(
             c.received_at < end
             and (c.closed_at is None or c.closed_at >= end)
