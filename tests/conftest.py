@@ -40,6 +40,8 @@ ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 PG_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+REDIS_LOCK_FILE = Path(os.environ.get("TMPDIR", "/tmp")) / "mediation-console-redis-db15.lock"
+
 DB_BACKENDS = ("sqlite", "postgresql")
 #: Long enough for production-style checks; tests never rely on its value.
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
@@ -307,7 +309,22 @@ def database_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
 # ----------------------------------------------------------------------------------------------
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """URL of Redis database 15 on 127.0.0.1:6379, flushed before and after the test."""
+    """URL of Redis database 15 on 127.0.0.1:6379, flushed before and after the test.
+
+    Test runs of several checkouts on one machine share that database: a file lock makes
+    their Redis tests take turns instead of flushing each other's keys.
+    """
+    import fcntl
+
+    with open(REDIS_LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield from _flushed_redis()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _flushed_redis() -> Iterator[str]:
     import redis
 
     client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
