@@ -73,12 +73,43 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     with factory.begin() as db:
         seed.seed_reference(db, regions, reference)
         if settings.env == "demo":
-            created = seed.ensure_demo_users(db, deps, regions)
+            created = _ensure_demo_users(db, deps, regions)
             if created:
                 print(f"demo users created: {', '.join(created)} (password: {seed.DEMO_PASSWORD})")
     engine.dispose()
     print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
     return 0
+
+
+def _ensure_demo_users(db: object, deps: object, regions: object) -> list[str]:
+    """Create the demo users that do not exist yet (demo mode only)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dispatch.db.models import User
+    from dispatch.services import seed, users
+    from dispatch.services.deps import Deps
+
+    assert isinstance(db, Session) and isinstance(deps, Deps)
+    existing = set(db.scalars(select(User.username)).all())
+    created = []
+    for demo in seed.demo_users(regions):  # type: ignore[arg-type]
+        if demo.username in existing:
+            continue
+        users.create_user(
+            db,
+            deps,
+            None,
+            {
+                "username": demo.username,
+                "password": demo.password,
+                "role": demo.role.value,
+                "region_code": demo.region_code,
+                "display_name": demo.display_name,
+            },
+        )
+        created.append(demo.username)
+    return created
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
@@ -138,21 +169,24 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
     )
     engine, factory, deps, regions, _ = _offline_runtime(settings)
     actor = system_actor(regions.city.code, settings.lang)
+    from console.i18n import t
+
     try:
         with factory.begin() as db:
-            report = imports.import_cases(db, deps, actor, path.read_bytes(), fmt)
-    except DispatchError as err:
-        from console.errors import error_body
-
-        body = error_body(err, settings.lang)["error"]
-        print(f"error: {body['message']}", file=sys.stderr)
-        for row in body["details"].get("rows", [])[:200]:
-            problems = "; ".join(f"{k}: {v['message']}" for k, v in row["fields"].items())
-            print(f"  line {row['line']}: {problems}", file=sys.stderr)
-        return 1
+            report = imports.import_cases(db, deps, actor, path.read_bytes(), fmt)  # type: ignore[arg-type]
     finally:
         engine.dispose()
-    print(report.as_dict())
+    if report.errors:
+        print(t("errors.import_rejected", settings.lang, count=len(report.errors)), file=sys.stderr)
+        for error in report.errors[:500]:
+            problems = "; ".join(
+                f"{k}: {t(f'problems.{v}', settings.lang)}" for k, v in error.fields.items()
+            )
+            print(f"  line {error.line}: {problems}", file=sys.stderr)
+        return 1
+    print(
+        f"{report.rows} rows: {report.imported} imported, {report.unchanged} already present (unchanged)"
+    )
     return 0
 
 

@@ -41,5 +41,12 @@ def import_cases() -> Response:
     fmt = _format(upload.filename if upload else None)
     runtime = current_runtime()
     with transaction() as db:
-        report = imports.import_cases(db, runtime.deps, actor, data, fmt)
-    return jsonify(report.as_dict())
+        report = imports.import_cases(db, runtime.deps, actor, data, fmt)  # type: ignore[arg-type]
+    if report.errors:
+        # Nothing was written; every bad row is listed with its line number.
+        raise ValidationFailed(
+            "import_rejected",
+            count=len(report.errors),
+            rows=[{"line": e.line, "fields": e.fields} for e in report.errors],
+        )
+    return jsonify(report.to_dict())
