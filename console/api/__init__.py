@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+RESOURCES = ("auth", "cases", "assignments", "imports", "stats", "regions", "users", "openapi")
+
 
 def register_all() -> Blueprint:
     """Import the resource modules (each adds its routes to ``bp``) and return the blueprint."""
-    from console.api import assignments, auth, cases, imports, openapi, regions, stats, users  # noqa: F401
-
+    for name in RESOURCES:
+        importlib.import_module(f"{__name__}.{name}")
     return bp

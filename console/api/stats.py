@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Response, jsonify, request
 
@@ -13,7 +13,7 @@ from console.runtime import current_runtime
 from dispatch.domain.codes import Level
 from dispatch.domain.errors import NotFound, ValidationFailed
 from dispatch.domain.jurisdiction import Scope
-from dispatch.domain.kpi import Summary
+from dispatch.domain.kpi import Summary, change, change
 from dispatch.services import stats
 
 
@@ -52,8 +52,34 @@ def stats_summary() -> Response:
         raise ValidationFailed(fields={"to": "range_empty"})
     if end - start > timedelta(days=3660):
         raise ValidationFailed(fields={"from": "range_too_long"})
+    scope = Scope(Level(level), region)
     with transaction() as db:
-        result = stats.summary(db, Scope(Level(level), region), start, end)
+        result = stats.summary(db, scope, start, end)
+        previous = stats.summary(db, scope, _year_before(start), _year_before(end))
+    body = summary_json(result)
+    before = summary_json(previous)
     return jsonify(
-        region=region, **{"from": start.isoformat(), "to": end.isoformat()}, **summary_json(result)
+        region=region,
+        **{"from": start.isoformat(), "to": end.isoformat()},
+        **body,
+        previous_year=before,
+        year_on_year={key: change(body[key], before[key]) for key in _YOY_KEYS},  # type: ignore[arg-type]
     )
+
+
+_YOY_KEYS = (
+    "received",
+    "resolved",
+    "success_rate",
+    "online_success_rate",
+    "major_disputes",
+    "overdue",
+)
+
+
+def _year_before(moment: datetime) -> datetime:
+    """The same local moment one year earlier (29 February maps to 28 February)."""
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:
+        return moment.replace(year=moment.year - 1, day=28)

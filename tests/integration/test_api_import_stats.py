@@ -31,7 +31,9 @@ def row(ext: str, **over: object) -> dict[str, object]:
         "lat": 30.45,
         "lon": 106.6,
         "received_at": "2026-03-02T10:00:00+08:00",
-        "parties": [{"name": "李四", "id_number": valid_id(3), "phone": "13900001111", "role": "applicant"}],
+        "parties": [
+            {"name": "李四", "id_number": valid_id(3), "phone": "13900001111", "role": "applicant"}
+        ],
         "people_involved": 2,
         "amount": "1200.50",
         "status": "closed",
@@ -93,3 +95,25 @@ def test_import_all_or_nothing_then_summary(app: Flask, client: FlaskClient) -> 
     assert bad_range.status_code == 422
     naive = client.get("/api/v1/stats/summary?from=2026-03-01T00:00:00&to=2026-03-05", headers=auth)
     assert naive.get_json()["error"]["details"]["fields"]["from"]["code"] == "needs_timezone"
+
+
+def test_year_on_year(app: Flask, client: FlaskClient) -> None:
+    add_user(app, "county", "commander", COUNTY_A)
+    auth = {**token(client, "county"), "Content-Type": "application/x-ndjson"}
+    rows = [
+        row(f"Y{i}", received_at="2025-03-02T10:00:00+08:00", closed_at="2025-03-04T10:00:00+08:00")
+        for i in range(4)
+    ]
+    rows += [row(f"Z{i}") for i in range(3)]
+    assert (
+        client.post(
+            "/api/v1/import?format=jsonl", data=jsonl(*rows).encode(), headers=auth
+        ).status_code
+        == 200
+    )
+    body = client.get(
+        f"/api/v1/stats/summary?region={COUNTY_A}&from=2026-03-01&to=2026-04-01", headers=auth
+    ).get_json()
+    assert "previous_year" in body, body
+    assert body["previous_year"]["received"] == 4
+    assert body["year_on_year"]["received"] == pytest.approx(-0.25)
