@@ -39,7 +39,7 @@ from dispatch.services.outbox import emit
 logger = logging.getLogger(__name__)
 
 #: Password of every demo user (documented in bench/README.md and the README).
-DEMO_PASSWORD = "demo1234"  # noqa: S105 - a published demo credential, not a secret
+DEMO_PASSWORD = "demo1234"
 
 
 class _RegionLike(Protocol):
@@ -82,12 +82,12 @@ class ReferenceSource(Protocol):
 # Reference rows and users
 # ------------------------------------------------------------------------------------------
 
-#: Teams every township keeps on call: (kind, Chinese name suffix, English suffix, department).
-TOWNSHIP_TEAMS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("grid", "网格工作队", "grid team", None),
-    ("police_station", "派出所", "police station", "police_station"),
-    ("justice_office", "司法所", "justice office", "justice_office"),
-    ("volunteer", "和事佬志愿调解队", "volunteer mediators (和事佬)", None),
+#: Teams every township keeps on call: (kind, name suffix, department code they belong to).
+TOWNSHIP_TEAMS: tuple[tuple[str, str, str | None], ...] = (
+    ("grid", "网格工作队", None),
+    ("police_station", "派出所", "police_station"),
+    ("justice_office", "司法所", "justice_office"),
+    ("volunteer", "和事佬志愿调解队", None),
 )
 
 
@@ -108,12 +108,12 @@ def seed_reference(session: Session, regions: RegionSource, reference: Reference
             "lon": region.centroid[0],
             "lat": region.centroid[1],
         }
-        row = existing.get(region.code)
-        if row is None:
+        known = existing.get(region.code)
+        if known is None:
             session.add(Region(code=region.code, **values))
         else:
             for key, value in values.items():
-                setattr(row, key, value)
+                setattr(known, key, value)
     session.flush()
 
     departments = {(d.code, d.region_code): d for d in session.scalars(select(Department))}
@@ -135,7 +135,7 @@ def seed_reference(session: Session, regions: RegionSource, reference: Reference
 
     teams = {(t.kind, t.region_code) for t in session.scalars(select(Team))}
     for township in regions.at_level(Level.TOWNSHIP):
-        for kind, zh, en, dept_code in TOWNSHIP_TEAMS:
+        for kind, zh, dept_code in TOWNSHIP_TEAMS:
             if (kind, township.code) in teams:
                 continue
             dept = departments.get((dept_code, township.code)) if dept_code else None
@@ -285,6 +285,12 @@ TOPICS: dict[Category, tuple[str, ...]] = {
     Category.OTHER: ("宠物伤人", "合伙分红", "农机借用"),
 }
 
+#: Weight of each local hour of the day (0-23) at intake.
+HOUR_WEIGHTS = (
+    *(0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 4, 6, 6, 5),
+    *(3, 4, 6, 6, 5, 4, 2, 1.5, 1, 0.8, 0.5, 0.3),
+)
+
 ROADS = ("人民路", "解放路", "建设路", "新华街", "滨江路", "中山路", "光明巷", "和平街", "幸福路")
 
 
@@ -345,10 +351,7 @@ class DemoCases:
                 weights.append(months.get(day.month, 1.0) * weekday * growth * fade)
             self.day_cum[category] = _cumulative(weights)
         # Office hours dominate; the hotline and the police also take calls at night.
-        self.hour_cum = _cumulative(
-            [0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 4, 6, 6, 5, 3, 4, 6, 6, 5, 4, 2, 1.5, 1, 0.8]
-            + [0.5, 0.3]
-        )
+        self.hour_cum = _cumulative(HOUR_WEIGHTS)
         self.severity_cum = _cumulative([w for _, w in SEVERITY_MIX])
         self.source_cum = _cumulative([w for _, w in SOURCE_MIX])
         self.outcome_cum = _cumulative([w for _, w in OUTCOME_MIX])
@@ -452,7 +455,9 @@ class DemoCases:
         else:
             progress = (self.now - received_at) / duration if duration else 1.0
             if stuck or progress > 0.6:
-                state = rng.choice((CaseState.MEDIATION, CaseState.AGREEMENT, CaseState.PERFORMANCE))
+                state = rng.choice(
+                    (CaseState.MEDIATION, CaseState.AGREEMENT, CaseState.PERFORMANCE)
+                )
             elif progress > 0.2:
                 state = CaseState.MEDIATION
             else:
@@ -521,7 +526,12 @@ class DemoCases:
                     escalated_at,
                     self._json_once(
                         ("e", level),
-                        {"from": "mediation", "to": "mediation", "from_level": below, "to_level": level},
+                        {
+                            "from": "mediation",
+                            "to": "mediation",
+                            "from_level": below,
+                            "to_level": level,
+                        },
                     ),
                 )
             )

@@ -1,0 +1,1 @@
+"""Benchmarks with their raw baselines measured in the same run (see bench/README.md)."""

@@ -1,0 +1,366 @@
+"""Case import (DESIGN.md contract) on SQLite and PostgreSQL: happy paths, idempotence,
+all-or-nothing with every bad row reported, time zones, jurisdiction, and the ORM round trip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.common import city_actor, config, demo_rows, make_deps, to_csv, to_jsonl
+from config.reference import Reference
+from config.regions import RegionTree
+from dispatch.db.models import AuditEntry, Case, CaseEvent, Party, RollupDay, RollupMonth
+from dispatch.db.session import make_engine, make_session_factory
+from dispatch.domain.codes import Level, Role, Severity
+from dispatch.domain.errors import Forbidden
+from dispatch.domain.identity import id_check_char, id_number_problem, match_key
+from dispatch.domain.jurisdiction import Scope
+from dispatch.domain.kpi import METRICS
+from dispatch.domain.supervision import deadlines_for
+from dispatch.services.context import Actor
+from dispatch.services.deps import Deps
+from dispatch.services.imports import ImportReport, _id_number_ok, case_code, import_cases
+
+NOW = datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_config() -> tuple[RegionTree, Reference]:
+    return config()
+
+
+@pytest.fixture
+def regions(demo_config: tuple[RegionTree, Reference]) -> RegionTree:
+    return demo_config[0]
+
+
+@pytest.fixture
+def deps(demo_config: tuple[RegionTree, Reference]) -> Deps:
+    return make_deps(demo_config[0], demo_config[1], NOW)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def run_import(
+    factory: sessionmaker[Session],
+    deps: Deps,
+    actor: Actor,
+    data: str | bytes,
+    fmt: str = "csv",
+) -> ImportReport:
+    with factory.begin() as session:
+        return import_cases(session, deps, actor, data, fmt)  # type: ignore[arg-type]
+
+
+def counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    with factory() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Case, Party, CaseEvent, AuditEntry, RollupDay, RollupMonth)
+        }
+
+
+def rollup_sums(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    with factory() as session:
+        table = RollupDay.__table__
+        return tuple(
+            session.execute(
+                select(*(func.coalesce(func.sum(table.c[m]), 0) for m in METRICS))
+            ).one()
+        )
+
+
+def valid_id(prefix: str = "990102", born: str = "19850612", seq: str = "123") -> str:
+    first17 = prefix + born + seq
+    return first17 + id_check_char(first17)
+
+
+def row(**overrides: str) -> dict[str, str]:
+    base = {
+        "external_id": "X-1",
+        "title": "张某与李某邻里纠纷",
+        "category": "neighbour",
+        "source": "walk_in",
+        "severity": "general",
+        "region_code": "990102001",
+        "lat": "30.43",
+        "lon": "106.72",
+        "received_at": "2026-11-20T09:15:00+08:00",
+        "parties": json.dumps(
+            [
+                {
+                    "name": "张三",
+                    "id_number": valid_id(),
+                    "phone": "13800138000",
+                    "role": "applicant",
+                },
+                {"name": "李四", "id_number": "", "phone": "", "role": "respondent"},
+            ],
+            ensure_ascii=False,
+        ),
+        "people_involved": "2",
+        "amount": "",
+        "status": "received",
+        "outcome": "",
+        "closed_at": "",
+        "online": "false",
+    }
+    base.update(overrides)
+    return base
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def test_csv_import_round_trips_through_the_orm(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 300)
+    report = run_import(factory, deps, city_actor(regions), to_csv(rows).encode())
+    assert report.ok, report.errors[:3]
+    assert (report.rows, report.imported, report.unchanged) == (300, 300, 0)
+    n_parties = sum(len(json.loads(r["parties"])) for r in rows)
+    assert counts(factory) | {"rollup_day": 0, "rollup_month": 0} == {
+        "cases": 300,
+        "parties": n_parties,
+        "case_events": 300,
+        "audit": 300,
+        "rollup_day": 0,
+        "rollup_month": 0,
+    }
+    by_external = {r["external_id"]: r for r in rows}
+    with factory() as session:
+        cases = session.scalars(select(Case)).all()
+        for case in cases:
+            source = by_external[case.external_id or ""]
+            assert case.received_at == datetime.fromisoformat(source["received_at"])
+            assert case.received_at.tzinfo is not None
+            if source["closed_at"]:
+                assert case.closed_at == datetime.fromisoformat(source["closed_at"])
+                assert case.outcome == source["outcome"]
+            else:
+                assert case.closed_at is None and case.outcome is None
+            assert case.code == case_code(case.id, case.received_at)
+            assert case.online is (source["online"] == "true")
+            assert str(case.amount or "") == source["amount"]
+            path = regions.path(source["region_code"])
+            assert (case.township_code, case.county_code, case.grid_code) == (
+                path.township,
+                path.county,
+                path.grid,
+            )
+            expected = deadlines_for(
+                deps.deadline_rules, Severity(case.severity), Level.CITY, case.received_at
+            )
+            assert case.finish_by == expected.finish_by
+        one = next(c for c in cases if c.parties and c.parties[0].id_number)
+        assert one.parties[0].id_key == match_key(deps.match_secret, one.parties[0].id_number or "")
+        event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == one.id)).one()
+        assert event.kind == "imported" and event.at == NOW and event.data["source"] == one.source
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.object_id == str(one.id))).one()
+        assert entry.action == "case.import" and entry.after is not None
+        assert entry.after["external_id"] == one.external_id
+
+
+def test_jsonl_import_accepts_typed_values(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    typed: dict[str, Any] = row(external_id="J-1")
+    typed.update(
+        lat=30.43,
+        lon=106.72,
+        people_involved=3,
+        amount=1234.5,
+        online=True,
+        parties=[{"name": "王五", "id_number": valid_id(seq="777"), "role": "applicant"}],
+        status="closed",
+        outcome="success",
+        closed_at="2026-11-25T10:00:00Z",
+        state="visited",
+        description="楼上漏水",
+        address="人民路1号",
+    )
+    second = row(external_id="J-2", status="in_progress", state="agreement")
+    report = run_import(factory, deps, city_actor(regions), to_jsonl([typed, second]), "jsonl")
+    assert report.ok, report.errors
+    with factory() as session:
+        cases = {c.external_id: c for c in session.scalars(select(Case))}
+    first = cases["J-1"]
+    assert first.state == "visited" and first.outcome == "success" and first.online is True
+    assert first.people_involved == 3 and str(first.amount) == "1234.50"
+    assert first.closed_at == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert cases["J-2"].state == "agreement"
+
+
+def test_reimport_changes_nothing(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    data = to_csv(demo_rows(regions, deps, NOW, 120))
+    actor = city_actor(regions)
+    assert run_import(factory, deps, actor, data).imported == 120
+    before, sums = counts(factory), rollup_sums(factory)
+    again = run_import(factory, deps, actor, data)
+    assert (again.imported, again.unchanged, again.errors) == (0, 120, [])
+    assert counts(factory) == before
+    assert rollup_sums(factory) == sums
+
+
+def test_partly_known_file_imports_only_the_new_rows(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 60)
+    actor = city_actor(regions)
+    run_import(factory, deps, actor, to_csv(rows[:40]))
+    report = run_import(factory, deps, actor, to_csv(rows))
+    assert (report.imported, report.unchanged) == (20, 40)
+    assert counts(factory)["cases"] == 60
+
+
+def test_one_bad_file_imports_nothing_and_lists_every_bad_row(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    bad_id = valid_id()[:-1] + ("0" if valid_id()[-1] != "0" else "1")
+    rows = [
+        row(external_id="A"),  # line 2: fine
+        row(external_id="B", category="quarrel"),  # line 3
+        row(external_id="C", received_at="2026-11-20 09:15:00"),  # line 4: naive
+        row(external_id="D", parties=json.dumps([{"name": "赵六", "id_number": bad_id}])),
+        row(external_id="E", status="closed"),  # line 6: no outcome, no closed_at
+        row(external_id="A"),  # line 7: duplicate in file
+        row(external_id="F", region_code="123456"),  # line 8
+        row(external_id="G"),  # line 9: fine
+        row(external_id="H", status="received", outcome="success"),  # line 10
+        row(external_id="I", received_at="yesterday", online="maybe", lat="91"),  # line 11
+        row(
+            external_id="J",
+            status="closed",
+            outcome="success",
+            closed_at="2026-11-19T09:00:00+08:00",
+        ),  # line 12: closed before received
+    ]
+    report = run_import(factory, deps, city_actor(regions), to_csv(rows))
+    assert report.imported == 0
+    assert {e.line: e.fields for e in report.errors} == {
+        3: {"category": "invalid_choice"},
+        4: {"received_at": "needs_timezone"},
+        5: {"parties.0.id_number": "id_checksum"},
+        6: {"outcome": "closed_needs_outcome", "closed_at": "closed_needs_closed_at"},
+        7: {"external_id": "duplicate_in_file"},
+        8: {"region_code": "unknown_region"},
+        10: {"outcome": "open_must_be_empty"},
+        11: {"received_at": "bad_datetime", "online": "not_a_boolean", "lat": "out_of_range"},
+        12: {"closed_at": "before_received"},
+    }
+    assert report.errors[0].external_id == "B"
+    assert counts(factory) == dict.fromkeys(counts(factory), 0)
+
+
+def test_naive_timestamps_are_rejected_in_every_time_field(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    naive = row(
+        status="closed",
+        outcome="failure",
+        received_at="2026-11-20T09:15:00",
+        closed_at="2026-11-21T09:15:00",
+        finish_by="2026-12-01T00:00:00",
+    )
+    report = run_import(factory, deps, city_actor(regions), to_jsonl([naive]), "jsonl")
+    assert report.errors[0].fields == {
+        "received_at": "needs_timezone",
+        "closed_at": "needs_timezone",
+        "finish_by": "needs_timezone",
+    }
+    assert counts(factory)["cases"] == 0
+
+
+def test_county_actor_cannot_import_into_another_county(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    own_county, other_county = (r.code for r in regions.children(regions.city.code)[:2])
+    own_town = regions.children(own_county)[0].code
+    other_town = regions.children(other_county)[0].code
+    actor = Actor(3, "county-duty", Role.DUTY_OFFICER, Scope(Level.COUNTY, own_county))
+    rows = [
+        row(external_id="in", region_code=own_town),
+        row(external_id="out", region_code=other_town),
+        row(external_id="city", region_code=regions.city.code),
+    ]
+    report = run_import(factory, deps, actor, to_csv(rows))
+    assert [(e.line, e.fields) for e in report.errors] == [
+        (3, {"region_code": "outside_jurisdiction"}),
+        (4, {"region_code": "outside_jurisdiction"}),
+    ]
+    report = run_import(factory, deps, actor, to_csv(rows[:1]))
+    assert report.imported == 1
+    with factory() as session:
+        case = session.scalars(select(Case)).one()
+    # Handled where it was taken in: at the county, with the county's deadline.
+    assert case.level == "county" and case.county_code == own_county
+
+
+def test_roles_that_may_not_register_cases_are_refused(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    analyst = Actor(4, "analyst", Role.ANALYST, Scope(Level.CITY, regions.city.code))
+    with pytest.raises(Forbidden):
+        run_import(factory, deps, analyst, to_csv([row()]))
+
+
+def test_csv_reports_physical_line_numbers_and_header_problems(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    multi = row(external_id="M", title="多行\n标题")
+    data = to_csv([multi, row(external_id="N", severity="huge")])
+    report = run_import(factory, deps, city_actor(regions), data)
+    # The first record spans lines 2-3, so the second starts on line 4.
+    assert [(e.line, e.fields) for e in report.errors] == [(4, {"severity": "invalid_choice"})]
+    header_bad = "external_id,title,colour\nX,t,red\n"
+    report = run_import(factory, deps, city_actor(regions), header_bad)
+    assert report.errors[0].line == 1
+    assert report.errors[0].fields["colour"] == "unknown_column"
+    assert report.errors[0].fields["received_at"] == "missing_column"
+
+
+def test_open_rows_past_their_deadline_arrive_with_a_red_card(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    old = (NOW - timedelta(days=60)).isoformat()
+    report = run_import(factory, deps, city_actor(regions), to_csv([row(received_at=old)]))
+    assert report.ok
+    with factory() as session:
+        case = session.scalars(select(Case)).one()
+    assert case.card == "red" and case.finish_by is not None and case.finish_by < NOW
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        valid_id(),
+        valid_id(seq="991")[:-1] + "9",
+        valid_id()[:-1] + "X",
+        "11010519491231002X",
+        "990102198502301234",
+        "99010219850612123",
+        "abcdefghijklmnopqr",
+        valid_id().lower(),
+    ],
+)
+def test_fast_id_check_agrees_with_the_domain(value: str) -> None:
+    assert _id_number_ok(value) is (id_number_problem(value) is None and value == value.upper())
