@@ -457,8 +457,8 @@ class VideoNamespace(Namespace):
 # ---------------------------------------------------------------------- wiring
 def init_app(
     app: Flask,
-    socketio: SocketIO,
-    runtime: Any,
+    socketio: Any,
+    runtime: Any = None,
     *,
     actor_provider: ActorProvider | None = None,
     case_link: CaseLink | None = None,
@@ -466,9 +466,13 @@ def init_app(
 ) -> None:
     """Register the video API and the ``/video`` namespace, and start the engine.
 
+    Called as ``init_app(app, socketio, runtime)`` or, by the console's extension loop, as
+    ``init_app(app, runtime)`` (the Socket.IO server is then ``runtime.socketio``).
     ``runtime`` gives ``settings`` (``config_dir``, ``data_dir``, ``streams_enabled``), ``bus``,
     ``session_factory`` and ``regions`` (optional: region paths come from the codes otherwise).
     """
+    if runtime is None:
+        runtime, socketio = socketio, socketio.socketio
     settings = runtime.settings
     config_dir = Path(getattr(settings, "config_dir", "config"))
     data_dir = Path(getattr(settings, "data_dir", "var"))
@@ -496,7 +500,11 @@ def init_app(
     )
     app.register_blueprint(bp)
     socketio.on_namespace(VideoNamespace(NAMESPACE, lambda: app.extensions[EXTENSION]))
-    atexit.register(engine.stop)
+    stoppers = getattr(runtime, "stoppers", None)
+    if isinstance(stoppers, list):
+        stoppers.append(engine.stop)
+    else:
+        atexit.register(engine.stop)
 
 
 def shutdown(app: Flask) -> None:

@@ -1,0 +1,202 @@
+"""Video in headless Chromium with fake media: wall tiles decode frames, a commander calls a
+station and both see each other, 8 viewers on one camera for a minute share one encoder.
+
+The server is the video component alone (Flask + Socket.IO + Dash pages of the video room),
+with test identities chosen by a cookie, so these tests do not depend on the rest of the app.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dash import Dash, html
+from flask import Flask, has_request_context, redirect, request
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Response
+
+from layouts.components.video import video_wall
+from layouts.rooms import station, video_dispatch
+from streams import web
+from tests.conftest import free_port
+from tests.e2e.conftest import CHROMEDRIVER, chromium_options
+from tests.integration.streams.apptools import make_app
+
+pytestmark = [pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+STATION = "st-990101001"
+
+
+def _page() -> Any:
+    page = request.cookies.get("test_page", "wall") if has_request_context() else "wall"
+    lang = "en"
+    if page == "station":
+        return station.layout(lang)
+    if page == "dispatch":
+        return video_dispatch.layout(lang)
+    if page == "same8":
+        return video_wall("video-wall", ["ks-001"] * 8, layout=9, lang=lang)
+    return video_wall("video-wall", layout=4, lang=lang)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
+    app, _, _, _ = make_app(tmp_path)
+
+    @app.get("/_test/as/<user>/<page>")
+    def login_as(user: str, page: str) -> Response:
+        resp = redirect("/")
+        resp.set_cookie("test_user", user)
+        resp.set_cookie("test_page", page)
+        return resp
+
+    dash_app = Dash(__name__, server=app, assets_folder=str(ROOT / "assets"), serve_locally=True)
+    dash_app.layout = lambda: html.Div(_page(), lang="en")
+    port = free_port()
+    srv: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+        web.shutdown(app)
+
+
+@pytest.fixture
+def browsers(tmp_path: Path) -> Iterator[Callable[[], webdriver.Chrome]]:
+    made: list[webdriver.Chrome] = []
+
+    def make() -> webdriver.Chrome:
+        profile = tmp_path / f"profile-{len(made)}"
+        profile.mkdir()
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chromium_options(profile))
+        driver.set_page_load_timeout(30)
+        made.append(driver)
+        return driver
+
+    yield make
+    for driver in made:
+        driver.quit()
+
+
+def _wait(predicate: Callable[[], Any], within: float = 20.0, what: str = "condition") -> Any:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _frames(driver: webdriver.Chrome) -> list[int]:
+    script = "const done = arguments[0]; ccVideo.framesDecoded('video-wall').then(done);"
+    result: list[int] = driver.execute_async_script(script)
+    return result
+
+
+def _call_frames(driver: webdriver.Chrome, kind: str, panel: str) -> int:
+    script = (
+        f"const done = arguments[0]; ccVideo.callFramesDecoded('{kind}', '{panel}').then(done);"
+    )
+    result: int = driver.execute_async_script(script)
+    return result
+
+
+def test_wall_tiles_decode_frames_and_focus_switches_to_full(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = server
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/wall")
+    _wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-tile video"), what="tiles")
+    # The test app has two key sites: the 4-tile wall fills two tiles and leaves two empty.
+    frames = _wait(lambda: (f := _frames(driver)) and f[0] > 0 and f[1] > 0 and f, what="frames")
+    assert len(frames) == 4 and frames[2:] == [0, 0]
+    stats = app.extensions["streams"].engine.stats()
+    assert {e["size"] for e in stats["encoders"]} == {"tile"}
+    # Focus the first tile: it reconnects at full size.
+    tile = driver.find_element(By.CSS_SELECTOR, ".ccv-tile")
+    webdriver.ActionChains(driver).double_click(tile).perform()
+    _wait(
+        lambda: any(
+            e["size"] == "full" and e["subscribers"] == 1
+            for e in app.extensions["streams"].engine.stats()["encoders"]
+        ),
+        what="a full-size encoder",
+    )
+    width = _wait(
+        lambda: driver.execute_script(
+            "const v = document.querySelector('.ccv-focus video'); return v && v.videoWidth == 640;"
+        ),
+        what="a 640-wide focused video",
+    )
+    assert width
+
+
+def test_commander_calls_station_both_see_each_other(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, _app = server
+    station_browser = browsers()
+    station_browser.get(f"{base}/_test/as/station/station")
+    _wait(
+        lambda: station_browser.execute_script(
+            "const s = document.getElementById('station-desk'); return s && s.dataset.registered;"
+        ),
+        what="station registered",
+    )
+    commander = browsers()
+    commander.get(f"{base}/_test/as/commander/dispatch")
+    box = _wait(
+        lambda: commander.find_elements(By.CSS_SELECTOR, f".ccv-stations input[value='{STATION}']"),
+        what="station checkbox",
+    )
+    box[0].click()
+    commander.find_element(By.CSS_SELECTOR, ".ccv-call-btn").click()
+    accept = _wait(
+        lambda: station_browser.find_elements(By.CSS_SELECTOR, ".ccv-accept-btn"), what="ring"
+    )
+    accept[0].click()
+    _wait(lambda: _call_frames(commander, "commander", "video-commander") > 10, what="commander")
+    _wait(lambda: _call_frames(station_browser, "station", "station-desk") > 10, what="station")
+    commander.find_element(By.CSS_SELECTOR, ".ccv-hangup-btn").click()
+    _wait(
+        lambda: station_browser.execute_script(
+            "return document.getElementById('station-desk').dataset.callState == 'ended';"
+        ),
+        what="station sees the end",
+    )
+
+
+@pytest.mark.slow
+def test_eight_viewers_on_one_camera_for_a_minute(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = server
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/same8")
+    first = _wait(
+        lambda: (f := _frames(driver)) and sum(1 for n in f if n > 0) == 8 and f, what="8"
+    )
+    engine = app.extensions["streams"].engine
+    time.sleep(60)
+    last = _frames(driver)
+    stats = engine.stats()
+    encoders = [e for e in stats["encoders"] if e["camera_id"] == "ks-001"]
+    assert len(encoders) == 1 and encoders[0]["subscribers"] == 8
+    grown = [b - a for a, b in zip(first[:8], last[:8], strict=True)]
+    # About 25 fps for 60 s on every tile; allow for a loaded 2-core machine.
+    assert min(grown) > 600, grown
+    assert encoders[0]["encode_calls"] < 1.2 * max(last)
