@@ -1,0 +1,210 @@
+/* The hall's live glue: Socket.IO /hall batches -> Dash stores, and clientside drawing.
+ *
+ * Batches arrive as {seq, events}; a gap in seq or a reconnect asks the server to re-sync
+ * (hall-resync-store). The view keeps only the newest N cases and alerts, so a display left
+ * open for days does not grow. Loaded on every page by Dash; it acts only while #hall-root is
+ * on the page.
+ */
+(function () {
+  "use strict";
+  var LIVE = "hall-live-store", RESYNC = "hall-resync-store", KPI_TICK = "hall-kpi-tick";
+  var KPI_THROTTLE_MS = 2000;
+  var socket = null, lastSeq = null, connectedOnce = false, kpiTimer = null, lastKpi = 0;
+  var REF_WIDTH = 900;
+
+  function h(type, props, children) {
+    props = props || {};
+    if (children !== undefined) { props.children = children; }
+    return {type: type, namespace: "dash_html_components", props: props};
+  }
+  function setProps(id, props) {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(id, props);
+    }
+  }
+  function setConn(state, cfg) {
+    var el = document.getElementById("hall-conn");
+    if (!el) { return; }
+    el.className = "hall-conn conn-" + state;
+    el.setAttribute("data-state", state);
+  }
+  function resync(reason) {
+    setProps(RESYNC, {data: {at: Date.now(), reason: reason}});
+  }
+  function kpiTick() {
+    var now = Date.now();
+    var wait = Math.max(0, lastKpi + KPI_THROTTLE_MS - now);
+    if (kpiTimer) { return; }
+    kpiTimer = setTimeout(function () {
+      kpiTimer = null; lastKpi = Date.now();
+      setProps(KPI_TICK, {data: lastKpi});
+    }, wait);
+  }
+
+  function onBatch(batch) {
+    window.ccHall.received += 1;
+    var gap = lastSeq !== null && batch.seq !== lastSeq + 1;
+    lastSeq = batch.seq;
+    setProps(LIVE, {data: batch});
+    var figures = false;
+    for (var i = 0; i < batch.events.length; i++) {
+      var ch = batch.events[i].channel;
+      if (ch === "kpi" || ch === "cases" || ch === "assignments") { figures = true; }
+      if (ch === "mode") { showMode(batch.events[i]); }
+    }
+    if (figures) { kpiTick(); }
+    if (gap) { resync("gap"); }
+  }
+
+  function showMode(ev) {
+    var on = ev.mode === "wartime" || ev.active === true;
+    var el = document.getElementById("hall-banner");
+    if (!el) { return; }
+    el.setAttribute("data-mode", on ? "wartime" : "normal");
+    el.textContent = on ? (ev.title || ev.plan || "") : "";
+  }
+
+  function connect() {
+    if (socket || typeof window.io !== "function") { return; }
+    socket = window.io("/hall", {transports: ["websocket"], reconnection: true, reconnectionDelayMax: 5000});
+    socket.on("hello", function (msg) {
+      var seed = window.ccHall.seedSeq;
+      lastSeq = msg.seq;
+      setConn("live");
+      if (connectedOnce || (seed !== null && seed !== msg.seq)) { resync("reconnect"); }
+      connectedOnce = true;
+    });
+    socket.on("batch", onBatch);
+    socket.on("disconnect", function () { setConn("off"); });
+    socket.on("connect_error", function (err) {
+      setConn("off");
+      if (err && err.message === "unauthorized") {
+        window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+      }
+    });
+  }
+  function disconnect() {
+    if (!socket) { return; }
+    socket.disconnect(); socket = null; lastSeq = null; connectedOnce = false;
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function tickClock() {
+    var el = document.getElementById("hall-clock");
+    if (!el) { return; }
+    var d = new Date();
+    var local = new Date(d.getTime() + (d.getTimezoneOffset() + 480) * 60000); // Asia/Shanghai
+    el.textContent = local.getFullYear() + "-" + pad(local.getMonth() + 1) + "-" + pad(local.getDate()) +
+      " " + pad(local.getHours()) + ":" + pad(local.getMinutes()) + ":" + pad(local.getSeconds());
+  }
+
+  function watch() {
+    var onHall = !!document.getElementById("hall-root");
+    if (onHall) { connect(); } else { disconnect(); }
+    tickClock();
+  }
+
+  function byNewest(a, b) {
+    return (a.received_at || "") < (b.received_at || "") ? 1 : ((a.received_at || "") > (b.received_at || "") ? -1 : 0);
+  }
+  function hhmm(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    var local = new Date(d.getTime() + (d.getTimezoneOffset() + 480) * 60000);
+    return pad(local.getHours()) + ":" + pad(local.getMinutes());
+  }
+
+  window.ccHall = {
+    received: 0,
+    seedSeq: null,
+    merge: function (seed, live, view, cfg) {
+      var ctx = window.dash_clientside.callback_context;
+      var trig = (ctx.triggered && ctx.triggered.length) ? ctx.triggered[0].prop_id : "";
+      var limits = (cfg && cfg.limits) || {cases: 500, alerts: 50};
+      var maxCases = Math.max(limits.cases, limits.points);
+      if (trig.indexOf("hall-seed-store") === 0 || !view) {
+        if (!seed) { return window.dash_clientside.no_update; }
+        window.ccHall.seedSeq = seed.seq;
+        return {cases: (seed.cases || []).slice(0, maxCases), alerts: (seed.alerts || []).slice(0, limits.alerts), rev: 0};
+      }
+      if (!live || !live.events) { return window.dash_clientside.no_update; }
+      var cases = {}, order = [];
+      view.cases.forEach(function (c) { cases[c.id] = c; });
+      var alerts = view.alerts.slice();
+      live.events.forEach(function (ev) {
+        if (ev.case) {
+          var c = Object.assign({}, ev.case);
+          c.fresh = !cases[c.id];
+          cases[c.id] = c;
+        }
+        if (ev.alert) {
+          alerts = alerts.filter(function (a) { return a.id !== ev.alert.id; });
+          alerts.unshift(ev.alert);
+        }
+      });
+      Object.keys(cases).forEach(function (k) { order.push(cases[k]); });
+      order.sort(byNewest);
+      return {cases: order.slice(0, maxCases), alerts: alerts.slice(0, limits.alerts), rev: (view.rev || 0) + 1};
+    },
+    stream: function (view, cfg) {
+      if (!view) { return window.dash_clientside.no_update; }
+      var items = view.cases.slice(0, 40).map(function (c) {
+        var color = cfg.severity_colors[c.severity] || "#888";
+        return h("Li", {
+          id: {type: "hall-case-open", id: c.id},
+          n_clicks: 0,
+          className: "stream-item" + (c.fresh ? " stream-fresh" : "") + (c.status === "closed" ? " stream-closed" : ""),
+          "data-case": c.code
+        }, [
+          h("Span", {className: "stream-dot", style: {background: color}}),
+          h("Span", {className: "stream-time"}, hhmm(c.received_at)),
+          h("Span", {className: "stream-title"}, c.title),
+          h("Span", {className: "stream-cat"}, cfg.categories[c.category] || c.category),
+          h("Span", {className: "stream-area"}, cfg.regions[c.township_code] || c.township_code)
+        ]);
+      });
+      if (!items.length) { return h("Div", {className: "hall-empty"}, cfg.labels.empty_stream); }
+      return h("Ul", {className: "stream-list", id: "hall-stream-list"}, items);
+    },
+    alerts: function (view, cfg) {
+      if (!view) { return window.dash_clientside.no_update; }
+      if (!view.alerts.length) { return h("Div", {className: "hall-empty", id: "hall-alerts-empty"}, cfg.labels.empty_alerts); }
+      return h("Ul", {className: "alert-list"}, view.alerts.map(function (a) {
+        var acked = !!a.acknowledged_at;
+        return h("Li", {className: "alert-item alert-" + a.level + (acked ? " alert-acked" : ""), "data-alert": a.id}, [
+          h("Span", {className: "alert-level", style: {background: cfg.alert_colors[a.level]}}, cfg.alert_levels[a.level] || a.level),
+          h("Span", {className: "alert-title"}, a.title || a.message || a.kind || ""),
+          h("Span", {className: "alert-area"}, cfg.regions[a.region_code] || ""),
+          acked ? h("Span", {className: "alert-ackd"}, cfg.labels.acked + " " + (a.acknowledged_by || ""))
+                : h("Button", {id: {type: "hall-alert-ack", id: String(a.id)}, n_clicks: 0, className: "btn btn-sm btn-outline-warning alert-ack"}, cfg.labels.ack)
+        ]);
+      }));
+    },
+    points: function (view, fig, cfg) {
+      if (!view || !fig || !fig.data || fig.data.length < 2) { return window.dash_clientside.no_update; }
+      var lat = [], lon = [], color = [], size = [], ids = [], text = [];
+      var open = view.cases.filter(function (c) { return c.status !== "closed" && c.lat !== null && c.lon !== null; });
+      open.slice(0, cfg.limits.points).forEach(function (c) {
+        lat.push(c.lat); lon.push(c.lon);
+        color.push(cfg.severity_colors[c.severity] || "#888");
+        size.push(cfg.severity_sizes[c.severity] || 8);
+        ids.push(c.id); text.push(c.code + " " + c.title);
+      });
+      var old = fig.data[1];
+      var trace = Object.assign({}, old, {lat: lat, lon: lon, customdata: ids, text: text,
+        marker: Object.assign({}, old.marker || {}, {color: color, size: size})});
+      var layout = fig.layout;
+      var gd = document.getElementById("hall-map");
+      var base = layout && layout.meta && layout.meta.base_zoom;
+      if (gd && base && gd.clientWidth > 0) {
+        var zoom = base + Math.log2(gd.clientWidth / REF_WIDTH);
+        layout = Object.assign({}, layout, {map: Object.assign({}, layout.map, {zoom: zoom})});
+      }
+      return Object.assign({}, fig, {data: [fig.data[0], trace].concat(fig.data.slice(2)), layout: layout});
+    }
+  };
+  window.dash_clientside = window.dash_clientside || {};
+
+  setInterval(watch, 500);
+  document.addEventListener("DOMContentLoaded", watch);
+})();

@@ -1,0 +1,607 @@
+"""The command hall (指挥大厅): the wall display, its first render and its server callbacks.
+
+Live updates arrive over the ``/hall`` Socket.IO namespace (``assets/hall/hall.js``) into
+``HALL_LIVE``; clientside callbacks merge them into a bounded view (stream, points, alerts).
+Server callbacks re-read the KPI tiles, supervision board and league table when the browser
+says figures changed (throttled), and the whole snapshot on a re-sync (gap or reconnect).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from config.regions import RegionTree
+from console.auth import current_actor, request_lang
+from console.i18n import t
+from console.runtime import Runtime, current_runtime
+from dispatch.domain.codes import Level
+from dispatch.domain.jurisdiction import Scope
+from dispatch.services.context import Actor
+from layouts import figures, queries
+from layouts.case_card import case_card_body
+
+logger = logging.getLogger(__name__)
+
+# Component ids (page-prefixed).
+HALL_ROOT = "hall-root"
+HALL_CLOCK = "hall-clock"
+HALL_DUTY = "hall-duty"
+HALL_BANNER = "hall-banner"
+HALL_CONN = "hall-conn"
+HALL_KPI = "hall-kpi"
+HALL_MAP = "hall-map"
+HALL_MAP_TITLE = "hall-map-title"
+HALL_DRILL_RESET = "hall-drill-reset"
+HALL_STREAM = "hall-stream"
+HALL_SUPERVISION = "hall-supervision"
+HALL_LEAGUE = "hall-league"
+HALL_ALERTS = "hall-alerts"
+HALL_VIDEO = "hall-video"
+HALL_MODAL = "hall-modal"
+HALL_MODAL_BODY = "hall-modal-body"
+HALL_MODAL_TITLE = "hall-modal-title"
+HALL_INTERVAL = "hall-interval"
+#: Stores: live batches (set by hall.js), snapshot (server), merged view (clientside).
+HALL_LIVE = "hall-live-store"
+HALL_SEED = "hall-seed-store"
+HALL_VIEW = "hall-view-store"
+HALL_CONFIG = "hall-config-store"
+HALL_RESYNC = "hall-resync-store"
+HALL_KPI_TICK = "hall-kpi-tick"
+HALL_DRILL = "hall-drill-store"
+HALL_ACK_RESULT = "hall-ack-result"
+#: Pattern-matching ids of items drawn in the browser.
+CASE_OPEN = "hall-case-open"
+ALERT_ACK = "hall-alert-ack"
+
+#: Newest cases kept in the browser, and alerts.
+VIEW_CASES_LIMIT = 200
+VIEW_ALERTS_LIMIT = 50
+
+KPI_METRICS: tuple[tuple[str, str, str], ...] = (
+    # (Summary attribute, label key, kind)
+    ("received", "kpi.received", "count"),
+    ("resolved", "kpi.resolved", "count"),
+    ("success_rate", "kpi.success_rate", "rate"),
+    ("in_progress", "kpi.in_progress", "count"),
+    ("overdue", "kpi.overdue", "count"),
+    ("major_disputes", "kpi.major_disputes", "count"),
+    ("online_success_rate", "kpi.online_success_rate", "rate"),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pieces (pure: data in, components out)
+# ----------------------------------------------------------------------------------------------
+def _value(value: Any, kind: str) -> str:
+    if kind == "rate":
+        return figures.format_rate(value)
+    return f"{int(value):,}"
+
+
+def kpi_tiles(periods: list[queries.PeriodFigures], lang: str) -> list[html.Div]:
+    """One tile per metric, each with today / this month / this year and year-on-year change."""
+    tiles = []
+    for attr, label_key, kind in KPI_METRICS:
+        rows = []
+        for pf in periods:
+            text, direction = figures.format_change(pf.yoy(attr))
+            rows.append(
+                html.Div(
+                    [
+                        html.Span(t(f"hall.period.{pf.period}", lang), className="kpi-period"),
+                        html.Span(
+                            _value(getattr(pf.current, attr), kind),
+                            className="kpi-value",
+                            id=f"hall-kpi-{attr}-{pf.period}",
+                        ),
+                        html.Span(
+                            text, className=f"kpi-yoy kpi-{direction}", title=t("hall.yoy", lang)
+                        ),
+                    ],
+                    className=f"kpi-row kpi-row-{pf.period}",
+                )
+            )
+        tiles.append(
+            html.Div(
+                [html.Div(t(label_key, lang), className="kpi-label"), *rows],
+                className=f"kpi-tile kpi-{attr}",
+            )
+        )
+    return tiles
+
+
+def league_table(rows: list[queries.LeagueRow], regions: RegionTree, lang: str) -> html.Table:
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("#"),
+                html.Th(t("hall.league.area", lang)),
+                html.Th(t("kpi.received", lang)),
+                html.Th(t("kpi.success_rate", lang)),
+                html.Th(t("hall.league.on_time", lang)),
+            ]
+        )
+    )
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td(str(i)),
+                    html.Td(regions.name(r.code, lang)),
+                    html.Td(f"{r.received:,}"),
+                    html.Td(figures.format_rate(r.success_rate)),
+                    html.Td(figures.format_rate(r.on_time_rate)),
+                ]
+            )
+            for i, r in enumerate(rows, start=1)
+        ]
+    )
+    return html.Table([head, body], className="table table-sm table-dark hall-table mb-0")
+
+
+def supervision_board(sup: queries.SupervisionFigures, regions: RegionTree, lang: str) -> list[Any]:
+    counters = html.Div(
+        [
+            html.Span(
+                [t("hall.sup.yellow", lang), html.B(str(sup.yellow))],
+                className="sup-count sup-yellow",
+            ),
+            html.Span(
+                [t("hall.sup.red", lang), html.B(str(sup.red))], className="sup-count sup-red"
+            ),
+            html.Span(
+                [t("kpi.overdue", lang), html.B(str(sup.overdue))],
+                className="sup-count sup-overdue",
+            ),
+            html.Span(
+                [t("hall.sup.escalated", lang), html.B(str(sup.escalated))],
+                className="sup-count sup-esc",
+            ),
+        ],
+        className="sup-counters",
+    )
+    if not sup.cards:
+        return [counters, html.Div(t("hall.sup.empty", lang), className="hall-empty")]
+    items = [
+        html.Li(
+            [
+                html.Span(className=f"sup-card card-{c['card']}"),
+                html.Span(c["title"], className="sup-title"),
+                html.Span(regions.name(str(c["township_code"]), lang), className="sup-area"),
+            ],
+            className="sup-item",
+            id={"type": CASE_OPEN, "id": c["id"]},
+            n_clicks=0,
+        )
+        for c in sup.cards
+    ]
+    return [counters, html.Ul(items, className="sup-list")]
+
+
+def video_area(lang: str) -> Any:
+    """The video wall from the video component when it is installed, else an honest panel."""
+    try:
+        from layouts.components.video import video_wall  # owned by the video issue
+    except ImportError:
+        return html.Div(
+            [html.Div("▶", className="coming-icon"), html.Div(t("hall.video.coming", lang))],
+            className="hall-coming",
+        )
+    try:
+        return video_wall(lang=lang, compact=True)
+    except TypeError:
+        return video_wall()
+
+
+def panel(title: str, body: Any, body_id: str, extra: Any = None, cls: str = "") -> html.Section:
+    return html.Section(
+        [
+            html.Header([html.H2(title), extra], className="hall-panel-head"),
+            html.Div(body, id=body_id, className="hall-panel-body"),
+        ],
+        className=f"hall-panel {cls}",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Data for one display
+# ----------------------------------------------------------------------------------------------
+def map_view(
+    regions: RegionTree, scope: Scope, drill: str | None
+) -> tuple[dict[str, Any], tuple[float, float], float]:
+    """GeoJSON of the townships shown, the centre and the zoom for a scope (or a drill-down)."""
+    focus = drill or scope.code
+    region = regions.get(focus)
+    level_code = focus if region.level is not Level.GRID else (region.parent or focus)
+    geojson = regions.feature_collection(Level.TOWNSHIP, within=level_code)
+    zoom = figures.zoom_for_bbox(regions.get(level_code).bbox)
+    return geojson, regions.get(level_code).centroid, zoom
+
+
+def drill_scope(runtime: Runtime, actor: Actor, drill: str | None) -> Scope | None:
+    """The drill-down region as a scope, only when it lies inside the actor's scope."""
+    if not drill or drill not in runtime.regions:
+        return None
+    if not runtime.regions.is_within(drill, actor.scope.code):
+        return None
+    return Scope(runtime.regions.get(drill).level, drill)
+
+
+def snapshot(runtime: Runtime, actor: Actor, drill: str | None) -> dict[str, Any]:
+    """The cases and alerts a display starts from (and re-syncs to)."""
+    from dispatch.realtime import hall as hall_rt
+
+    region = drill_scope(runtime, actor, drill)
+    with runtime.session_factory() as db:
+        stream = queries.latest_cases(db, actor.scope, region)
+        points = queries.latest_open(db, actor.scope, region)
+    by_id = {c["id"]: c for c in points}
+    by_id.update({c["id"]: c for c in stream})
+    cases = sorted(by_id.values(), key=lambda c: str(c["received_at"]), reverse=True)
+    return {
+        "cases": cases[: max(VIEW_CASES_LIMIT, queries.MAP_POINTS_LIMIT)],
+        "alerts": hall_rt.alerts_for(runtime, actor.scope),
+        "seq": hall_rt.current_seq(runtime, actor.scope),
+        "drill": drill,
+    }
+
+
+def figures_now(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
+    """Tiles, supervision, league and township counts for the display's scope, read now."""
+    now = runtime.deps.now()
+    with runtime.session_factory() as db:
+        periods = queries.kpi_periods(db, actor.scope, runtime.regions, now)
+        sup = queries.supervision(db, actor.scope, now)
+        table = queries.league(
+            db, queries.rollup_scope(actor.scope, runtime.regions), runtime.regions, now
+        )
+        counts = queries.open_by_township(db, actor.scope, runtime.regions)
+        duty = queries.on_duty(db, actor.scope, runtime.regions)
+    return {
+        "tiles": kpi_tiles(periods, lang),
+        "supervision": supervision_board(sup, runtime.regions, lang),
+        "league": league_table(table, runtime.regions, lang),
+        "counts": counts,
+        "duty": duty_line(duty, lang),
+    }
+
+
+def duty_line(names: list[str], lang: str) -> str:
+    return f"{t('hall.on_duty', lang)}: " + ("、".join(names) if names else t("hall.nobody", lang))
+
+
+def config_for(runtime: Runtime, lang: str) -> dict[str, Any]:
+    """Labels and colours the browser needs to draw the stream, points and alerts."""
+    ref = runtime.reference
+    return {
+        "lang": lang,
+        "limits": {
+            "cases": VIEW_CASES_LIMIT,
+            "points": queries.MAP_POINTS_LIMIT,
+            "alerts": VIEW_ALERTS_LIMIT,
+        },
+        "severity_colors": figures.SEVERITY_COLORS,
+        "severity_sizes": figures.SEVERITY_SIZES,
+        "alert_colors": figures.ALERT_COLORS,
+        "severities": ref.names("severities", lang),
+        "categories": ref.names("categories", lang),
+        "alert_levels": ref.names("alert_levels", lang),
+        "regions": {r.code: r.name(lang) for r in runtime.regions if r.level is not Level.GRID},
+        "labels": {
+            "empty_stream": t("hall.stream.empty", lang),
+            "empty_alerts": t("hall.alerts.empty", lang),
+            "ack": t("hall.alerts.ack", lang),
+            "acked": t("hall.alerts.acked", lang),
+            "live": t("hall.conn.live", lang),
+            "offline": t("hall.conn.offline", lang),
+            "resync": t("hall.conn.resync", lang),
+            "closed": t("hall.stream.closed", lang),
+        },
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Layout
+# ----------------------------------------------------------------------------------------------
+def layout(**_query: Any) -> Any:
+    """The hall for the signed-in user's scope (page layout function)."""
+    from layouts.app import not_signed_in
+
+    actor = current_actor(optional=True)
+    if actor is None:
+        return not_signed_in("/hall")
+    runtime = current_runtime()
+    lang = request_lang()
+    figs = figures_now(runtime, actor, lang)
+    seed = snapshot(runtime, actor, None)
+    geojson, center, zoom = map_view(runtime.regions, actor.scope, None)
+    names = {f["id"]: runtime.regions.name(f["id"], lang) for f in geojson["features"]}
+    fig = figures.map_figure(
+        geojson,
+        figs["counts"],
+        names,
+        figures.open_points(seed["cases"], queries.MAP_POINTS_LIMIT),
+        center,
+        zoom,
+        t("hall.map.open", lang),
+    )
+    scope_name = runtime.regions.name(actor.scope.code, lang)
+    legend = html.Div(
+        [
+            html.Span(
+                [
+                    html.I(style={"background": color}),
+                    runtime.reference.name("severities", sev, lang),
+                ],
+                className="legend-item",
+            )
+            for sev, color in figures.SEVERITY_COLORS.items()
+        ],
+        className="hall-legend",
+    )
+    header = html.Header(
+        [
+            html.Div(
+                [html.H1(t("hall.title", lang, area=scope_name), className="hall-title")],
+                className="hall-head-left",
+            ),
+            html.Div(id=HALL_BANNER, className="hall-banner", **{"data-mode": "normal"}),
+            html.Div(
+                [
+                    html.Span(
+                        "●",
+                        id=HALL_CONN,
+                        className="hall-conn conn-off",
+                        title=t("hall.conn.offline", lang),
+                    ),
+                    html.Span(figs["duty"], id=HALL_DUTY, className="hall-duty"),
+                    html.Span("--:--:--", id=HALL_CLOCK, className="hall-clock"),
+                ],
+                className="hall-head-right",
+            ),
+        ],
+        className="hall-header",
+    )
+    return html.Div(
+        [
+            dcc.Store(id=HALL_LIVE),
+            dcc.Store(id=HALL_SEED, data=seed),
+            dcc.Store(id=HALL_VIEW),
+            dcc.Store(id=HALL_CONFIG, data=config_for(runtime, lang)),
+            dcc.Store(id=HALL_RESYNC),
+            dcc.Store(id=HALL_KPI_TICK),
+            dcc.Store(id=HALL_DRILL),
+            dcc.Store(id=HALL_ACK_RESULT),
+            dcc.Interval(id=HALL_INTERVAL, interval=60_000),
+            header,
+            html.Div(kpi_tiles_wrap(figs["tiles"]), id=HALL_KPI, className="hall-kpi"),
+            panel(t("hall.stream.title", lang), [], HALL_STREAM, cls="area-stream"),
+            panel(t("hall.sup.title", lang), figs["supervision"], HALL_SUPERVISION, cls="area-sup"),
+            html.Section(
+                [
+                    html.Header(
+                        [
+                            html.H2(t("hall.map.title", lang, area=scope_name), id=HALL_MAP_TITLE),
+                            legend,
+                            dbc.Button(
+                                t("hall.map.back", lang),
+                                id=HALL_DRILL_RESET,
+                                size="sm",
+                                color="secondary",
+                                outline=True,
+                                className="ms-2",
+                                style={"display": "none"},
+                            ),
+                        ],
+                        className="hall-panel-head",
+                    ),
+                    dcc.Graph(
+                        id=HALL_MAP,
+                        figure=fig,
+                        config={"displayModeBar": False, "scrollZoom": True},
+                        className="hall-map-graph",
+                        responsive=True,
+                    ),
+                ],
+                className="hall-panel area-map",
+            ),
+            panel(t("hall.alerts.title", lang), [], HALL_ALERTS, cls="area-alerts"),
+            panel(t("hall.league.title", lang), figs["league"], HALL_LEAGUE, cls="area-league"),
+            panel(t("hall.video.title", lang), video_area(lang), HALL_VIDEO, cls="area-video"),
+            dbc.Modal(
+                [
+                    dbc.ModalHeader(dbc.ModalTitle(id=HALL_MODAL_TITLE)),
+                    dbc.ModalBody(id=HALL_MODAL_BODY),
+                ],
+                id=HALL_MODAL,
+                size="xl",
+                is_open=False,
+                scrollable=True,
+            ),
+        ],
+        id=HALL_ROOT,
+        className="hall-grid",
+        **{"data-scope": actor.scope.code, "data-level": actor.scope.level.value},
+    )
+
+
+def kpi_tiles_wrap(tiles: list[html.Div]) -> list[html.Div]:
+    return tiles
+
+
+# ----------------------------------------------------------------------------------------------
+# Callbacks
+# ----------------------------------------------------------------------------------------------
+def register(app: Dash, runtime: Runtime) -> None:
+    """Server and clientside callbacks of the hall, on this Dash app."""
+
+    @app.callback(
+        Output(HALL_KPI, "children"),
+        Output(HALL_SUPERVISION, "children"),
+        Output(HALL_LEAGUE, "children"),
+        Output(HALL_DUTY, "children"),
+        Output(HALL_MAP, "figure"),
+        Input(HALL_KPI_TICK, "data"),
+        Input(HALL_INTERVAL, "n_intervals"),
+        State(HALL_DRILL, "data"),
+        prevent_initial_call=True,
+    )
+    def refresh_figures(_tick: Any, _n: Any, drill: str | None) -> tuple[Any, ...]:
+        actor = current_actor(optional=True)
+        if actor is None:
+            raise PreventUpdate
+        lang = request_lang()
+        rt = current_runtime()
+        figs = figures_now(rt, actor, lang)
+        patch = Patch()
+        region = drill_scope(rt, actor, drill)
+        geo_codes = _map_codes(rt, actor, region.code if region else None)
+        patch["data"][0]["z"] = [figs["counts"].get(code, 0) for code in geo_codes]
+        patch["data"][0]["zmax"] = max([*figs["counts"].values(), 1])
+        return figs["tiles"], figs["supervision"], figs["league"], figs["duty"], patch
+
+    @app.callback(
+        Output(HALL_SEED, "data"),
+        Output(HALL_MAP, "figure", allow_duplicate=True),
+        Output(HALL_MAP_TITLE, "children"),
+        Output(HALL_DRILL_RESET, "style"),
+        Input(HALL_RESYNC, "data"),
+        Input(HALL_DRILL, "data"),
+        prevent_initial_call=True,
+    )
+    def resync(_resync: Any, drill: str | None) -> tuple[Any, ...]:
+        """Re-read the snapshot (after a gap or reconnect, or on a drill-down)."""
+        actor = current_actor(optional=True)
+        if actor is None:
+            raise PreventUpdate
+        rt = current_runtime()
+        lang = request_lang()
+        region = drill_scope(rt, actor, drill)
+        drill_code = region.code if region else None
+        seed = snapshot(rt, actor, drill_code)
+        if ctx.triggered_id == HALL_RESYNC:
+            return seed, no_update, no_update, no_update
+        geojson, center, zoom = map_view(rt.regions, actor.scope, drill_code)
+        with rt.session_factory() as db:
+            counts = queries.open_by_township(db, region or actor.scope, rt.regions)
+        names = {f["id"]: rt.regions.name(f["id"], lang) for f in geojson["features"]}
+        fig = figures.map_figure(
+            geojson,
+            counts,
+            names,
+            figures.open_points(seed["cases"], queries.MAP_POINTS_LIMIT),
+            center,
+            zoom,
+            t("hall.map.open", lang),
+        )
+        fig.update_layout(uirevision=f"hall-map-{drill_code}")
+        area = rt.regions.name(drill_code or actor.scope.code, lang)
+        style = {"display": "inline-block"} if drill_code else {"display": "none"}
+        return seed, fig, t("hall.map.title", lang, area=area), style
+
+    @app.callback(
+        Output(HALL_DRILL, "data"),
+        Input(HALL_MAP, "clickData"),
+        Input(HALL_DRILL_RESET, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def drill_down(click: dict[str, Any] | None, _reset: Any) -> str | None:
+        if ctx.triggered_id == HALL_DRILL_RESET:
+            return None
+        point = ((click or {}).get("points") or [{}])[0]
+        if point.get("curveNumber") != 0 or not point.get("location"):
+            raise PreventUpdate
+        return str(point["location"])
+
+    @app.callback(
+        Output(HALL_MODAL, "is_open"),
+        Output(HALL_MODAL_TITLE, "children"),
+        Output(HALL_MODAL_BODY, "children"),
+        Input(HALL_MAP, "clickData"),
+        Input({"type": CASE_OPEN, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def open_case(click: dict[str, Any] | None, _clicks: list[Any]) -> tuple[Any, ...]:
+        case_id = clicked_case(ctx.triggered_id, ctx.triggered, click)
+        if case_id is None:
+            raise PreventUpdate
+        actor = current_actor(optional=True)
+        if actor is None:
+            raise PreventUpdate
+        title, body = case_card_body(current_runtime(), actor, case_id, request_lang())
+        return True, title, body
+
+    @app.callback(
+        Output(HALL_ACK_RESULT, "data"),
+        Input({"type": ALERT_ACK, "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def acknowledge(_clicks: list[Any]) -> Any:
+        from dispatch.realtime import hall as hall_rt
+
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(v.get("value") for v in ctx.triggered):
+            raise PreventUpdate
+        actor = current_actor(optional=True)
+        if actor is None:
+            raise PreventUpdate
+        alert = hall_rt.acknowledge(current_runtime(), actor, str(trigger["id"]))
+        return {"id": trigger["id"], "ok": alert is not None, "at": datetime.now().isoformat()}
+
+    # Clientside: merge live batches into the bounded view, then draw it (assets/hall/hall.js).
+    app.clientside_callback(
+        "function(seed, live, view, cfg) { return window.ccHall.merge(seed, live, view, cfg); }",
+        Output(HALL_VIEW, "data"),
+        Input(HALL_SEED, "data"),
+        Input(HALL_LIVE, "data"),
+        State(HALL_VIEW, "data"),
+        State(HALL_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        "function(view, cfg) { return window.ccHall.stream(view, cfg); }",
+        Output(HALL_STREAM, "children"),
+        Input(HALL_VIEW, "data"),
+        State(HALL_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        "function(view, cfg) { return window.ccHall.alerts(view, cfg); }",
+        Output(HALL_ALERTS, "children"),
+        Input(HALL_VIEW, "data"),
+        State(HALL_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        "function(view, fig, cfg) { return window.ccHall.points(view, fig, cfg); }",
+        Output(HALL_MAP, "figure", allow_duplicate=True),
+        Input(HALL_VIEW, "data"),
+        State(HALL_MAP, "figure"),
+        State(HALL_CONFIG, "data"),
+        prevent_initial_call=True,
+    )
+
+
+def _map_codes(runtime: Runtime, actor: Actor, drill: str | None) -> list[str]:
+    geojson, _center, _zoom = map_view(runtime.regions, actor.scope, drill)
+    return [str(f["id"]) for f in geojson["features"]]
+
+
+def clicked_case(
+    trigger: Any, triggered: list[dict[str, Any]], click: dict[str, Any] | None
+) -> int | None:
+    """The case id a click asks for: a map point (trace 1) or a stream/supervision item."""
+    if trigger == HALL_MAP:
+        point = ((click or {}).get("points") or [{}])[0]
+        if point.get("curveNumber") == 1 and point.get("customdata") is not None:
+            return int(point["customdata"])
+        return None
+    if isinstance(trigger, dict) and trigger.get("type") == CASE_OPEN:
+        if not any(item.get("value") for item in triggered):
+            return None  # the list was redrawn, nobody clicked
+        return int(trigger["id"])
+    return None

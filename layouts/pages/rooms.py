@@ -1,0 +1,13 @@
+"""Pages: the analysis, mediation, counselling, legal consultation and video dispatch rooms."""
+
+import dash
+
+from layouts.rooms import analysis, common
+
+dash.register_page(
+    __name__, path="/analysis", name="analysis", title="研判室", layout=analysis.layout
+)
+for _key, _path in common.ROOM_PATHS.items():
+    dash.register_page(
+        f"pages.room_{_key}", path=_path, name=_key, title=_key, layout=common.layout_for(_key)
+    )
