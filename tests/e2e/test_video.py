@@ -58,8 +58,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
         resp.set_cookie("test_page", page)
         return resp
 
-    dash_app = Dash(__name__, server=app, assets_folder=str(ROOT / "assets"), serve_locally=True)
+    dash_app = Dash(__name__, server=False, assets_folder=str(ROOT / "assets"), serve_locally=True)
     dash_app.layout = lambda: html.Div(_page(), lang="en")
+    dash_app.init_app(app)
     port = free_port()
     srv: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
