@@ -41,6 +41,7 @@ BOUNDARY_COLOR = "#7aa2d6"
 TEXT_COLOR = "#dee2e6"
 #: The map's reference width (px) for its zoom: a 1920-wide wall; the browser adjusts for others.
 REFERENCE_MAP_WIDTH = 900
+REFERENCE_MAP_HEIGHT = 700
 
 _WORLD = {
     "type": "Feature",
@@ -53,7 +54,9 @@ _WORLD = {
 
 
 def zoom_for_bbox(
-    bbox: Sequence[float], width_px: int = REFERENCE_MAP_WIDTH, height_px: int = 700
+    bbox: Sequence[float],
+    width_px: int = REFERENCE_MAP_WIDTH,
+    height_px: int = REFERENCE_MAP_HEIGHT,
 ) -> float:
     """The map zoom that fits ``bbox`` (min_lon, min_lat, max_lon, max_lat) into the panel."""
     min_lon, min_lat, max_lon, max_lat = bbox

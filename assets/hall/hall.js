@@ -10,7 +10,7 @@
   var LIVE = "hall-live-store", RESYNC = "hall-resync-store", KPI_TICK = "hall-kpi-tick";
   var KPI_THROTTLE_MS = 2000;
   var socket = null, lastSeq = null, connectedOnce = false, kpiTimer = null, lastKpi = 0;
-  var REF_WIDTH = 900;
+  var REF_WIDTH = 900, REF_HEIGHT = 700;
 
   function h(type, props, children) {
     props = props || {};
@@ -87,6 +87,24 @@
     if (!socket) { return; }
     socket.disconnect(); socket = null; lastSeq = null; connectedOnce = false;
   }
+
+  // The server computes the zoom for a 900x700 map panel; walls of other sizes scale it.
+  function fitZoom(layout) {
+    var gd = document.getElementById("hall-map");
+    var base = layout && layout.meta && layout.meta.base_zoom;
+    if (!gd || !base || gd.clientWidth <= 0 || gd.clientHeight <= 0) { return null; }
+    return base + Math.min(Math.log2(gd.clientWidth / REF_WIDTH), Math.log2(gd.clientHeight / REF_HEIGHT));
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      var gd = document.querySelector("#hall-map .js-plotly-plot");
+      if (!gd || !window.Plotly || !gd.layout) { return; }
+      var zoom = fitZoom(gd.layout);
+      if (zoom !== null) { window.Plotly.relayout(gd, {"map.zoom": zoom}); }
+    }, 300);
+  });
 
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
   function tickClock() {
@@ -194,10 +212,8 @@
       var trace = Object.assign({}, old, {lat: lat, lon: lon, customdata: ids, text: text,
         marker: Object.assign({}, old.marker || {}, {color: color, size: size})});
       var layout = fig.layout;
-      var gd = document.getElementById("hall-map");
-      var base = layout && layout.meta && layout.meta.base_zoom;
-      if (gd && base && gd.clientWidth > 0) {
-        var zoom = base + Math.log2(gd.clientWidth / REF_WIDTH);
+      var zoom = fitZoom(layout);
+      if (zoom !== null) {
         layout = Object.assign({}, layout, {map: Object.assign({}, layout.map, {zoom: zoom})});
       }
       return Object.assign({}, fig, {data: [fig.data[0], trace].concat(fig.data.slice(2)), layout: layout});

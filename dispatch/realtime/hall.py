@@ -19,8 +19,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Flask, request
-from flask_socketio import Namespace, join_room
+from flask import Flask
+from flask_socketio import Namespace, emit, join_room
 
 from console.runtime import Runtime
 from dispatch.domain.codes import Level
@@ -268,7 +268,7 @@ class HallNamespace(Namespace):  # type: ignore[misc]
             raise ConnectionRefusedError("unauthorized")
         room = room_of(actor.scope)
         join_room(room)
-        self.emit(HELLO_EVENT, {"seq": self.hub.seq(room), "room": room}, to=request.sid)  # type: ignore[attr-defined]
+        emit(HELLO_EVENT, {"seq": self.hub.seq(room), "room": room})
 
     def on_disconnect(self, reason: Any = None) -> None:
         return None

@@ -1,0 +1,255 @@
+"""The hall in headless Chromium: live push without reload, alert acknowledgement, scoping,
+and screenshots at 1920×1080 and 3840×2160 (saved to ``artifacts/``, not committed)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from console.runtime import Runtime
+from dispatch.domain.codes import Level
+from dispatch.realtime import channels
+from dispatch.services import seed, users
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)]
+
+PASSWORD = "demo1234"
+
+
+def runtime_of(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["cc"]
+    return rt
+
+
+def township_codes(rt: Runtime) -> list[str]:
+    return [r.code for r in rt.regions.at_level(Level.TOWNSHIP)]
+
+
+def make_users(app: Flask) -> dict[str, str]:
+    """A city duty officer and a mediator at the first township; returns username -> region."""
+    rt = runtime_of(app)
+    town = township_codes(rt)[0]
+    made = {"duty": rt.regions.city.code, "towny": town}
+    with rt.session_factory.begin() as db:
+        seed.seed_reference(db, rt.regions, rt.reference)
+        users.create_user(
+            db,
+            rt.deps,
+            None,
+            {
+                "username": "duty",
+                "password": PASSWORD,
+                "role": "duty_officer",
+                "region_code": made["duty"],
+                "display_name": "值班员小王",
+            },
+        )
+        users.create_user(
+            db,
+            rt.deps,
+            None,
+            {
+                "username": "towny",
+                "password": PASSWORD,
+                "role": "mediator",
+                "region_code": town,
+                "display_name": "调解员陈",
+            },
+        )
+    return made
+
+
+def api(
+    base: str, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def token_for(base: str, username: str) -> str:
+    return str(
+        api(base, "POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD})[
+            "token"
+        ]
+    )
+
+
+def new_case(base: str, token: str, rt: Runtime, township: str, title: str) -> dict[str, Any]:
+    lon, lat = rt.regions.random_point(township, random.Random(title))
+    payload = {
+        "title": title,
+        "category": "neighbour",
+        "source": "walk_in",
+        "severity": "major",
+        "region_code": township,
+        "lat": lat,
+        "lon": lon,
+    }
+    result: dict[str, Any] = api(base, "POST", "/api/v1/cases", payload, token)
+    return result
+
+
+def sign_in(driver: webdriver.Chrome, base: str, username: str, lang: str = "zh-CN") -> None:
+    driver.get(f"{base}/lang/{lang}?next=/login")
+    driver.get(f"{base}/login?next=/hall")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    wait_live(driver)
+
+
+def wait_live(driver: webdriver.Chrome, timeout: float = 20) -> None:
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(
+            "var e=document.getElementById('hall-conn'); return e && e.getAttribute('data-state') === 'live';"
+        )
+    )
+    # The first snapshot has been merged and drawn once the stream list exists.
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#hall-stream .stream-list, #hall-stream .hall-empty"
+        )
+    )
+
+
+def stream_text(driver: webdriver.Chrome) -> str:
+    return str(driver.execute_script("return document.getElementById('hall-stream').innerText"))
+
+
+def map_case_ids(driver: webdriver.Chrome) -> list[int]:
+    ids = driver.execute_script(
+        "var g=document.querySelector('#hall-map .js-plotly-plot'); return g && g.data && g.data[1] ? Array.from(g.data[1].customdata || []) : [];"
+    )
+    return [int(i) for i in ids]
+
+
+def map_townships(driver: webdriver.Chrome) -> list[str]:
+    codes = driver.execute_script(
+        "var g=document.querySelector('#hall-map .js-plotly-plot'); return g && g.data ? Array.from(g.data[0].locations || []) : [];"
+    )
+    return [str(c) for c in codes]
+
+
+def test_case_created_through_the_api_appears_without_reload(
+    app: Flask, live_server: str, chrome: webdriver.Chrome, artifacts_dir: Path
+) -> None:
+    rt = runtime_of(app)
+    make_users(app)
+    sign_in(chrome, live_server, "duty")
+    chrome.execute_script("window.__marker = 'no-reload';")
+    token = token_for(live_server, "duty")
+    town = township_codes(rt)[3]
+    title = f"相邻通道纠纷{random.randint(1000, 9999)}"
+    started = time.monotonic()
+    case = new_case(live_server, token, rt, town, title)
+    WebDriverWait(chrome, 5, poll_frequency=0.02).until(lambda d: title in stream_text(d))
+    seen_stream = time.monotonic() - started
+    WebDriverWait(chrome, 5, poll_frequency=0.02).until(lambda d: case["id"] in map_case_ids(d))
+    seen_map = time.monotonic() - started
+    assert chrome.execute_script("return window.__marker") == "no-reload"
+    assert seen_stream < 1.0, f"stream showed the case after {seen_stream:.3f}s"
+    assert seen_map < 1.0, f"map showed the case after {seen_map:.3f}s"
+
+    # A click on the stream item opens the case card with its actions.
+    chrome.find_element(By.CSS_SELECTOR, f"#hall-stream [data-case='{case['code']}']").click()
+    WebDriverWait(chrome, 10).until(
+        lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
+    )
+    assert chrome.find_elements(By.ID, f"case-card-{case['id']}")
+
+
+def test_alert_feed_and_acknowledge(app: Flask, live_server: str, chrome: webdriver.Chrome) -> None:
+    rt = runtime_of(app)
+    make_users(app)
+    sign_in(chrome, live_server, "duty")
+    assert chrome.find_elements(By.ID, "hall-alerts-empty")
+    rt.bus.publish(
+        channels.ALERTS,
+        {
+            "type": "alert_raised",
+            "alert": {
+                "id": "t-1",
+                "level": "orange",
+                "title": "群体性事件风险：讨薪聚集",
+                "region_code": township_codes(rt)[1],
+            },
+        },
+    )
+    WebDriverWait(chrome, 5).until(
+        lambda d: "讨薪聚集" in d.find_element(By.ID, "hall-alerts").text
+    )
+    chrome.find_element(By.CSS_SELECTOR, "#hall-alerts .alert-ack").click()
+    WebDriverWait(chrome, 5).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#hall-alerts .alert-acked")
+    )
+    assert "duty" in chrome.find_element(By.ID, "hall-alerts").text
+
+
+def test_township_user_sees_only_their_township(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    rt = runtime_of(app)
+    regions = make_users(app)
+    town = regions["towny"]
+    other = next(c for c in township_codes(rt) if c != town)
+    token = token_for(live_server, "duty")
+    before_other = new_case(live_server, token, rt, other, "别处的旧案件")
+    before_mine = new_case(live_server, token, rt, town, "本镇的旧案件")
+    sign_in(chrome, live_server, "towny")
+    assert map_townships(chrome) == [town]
+    text = stream_text(chrome)
+    assert "本镇的旧案件" in text and "别处的旧案件" not in text
+    assert before_other["id"] not in map_case_ids(chrome)
+    assert before_mine["id"] in map_case_ids(chrome)
+    # Live: a case elsewhere never arrives; a case here does.
+    new_case(live_server, token, rt, other, "别处的新案件")
+    new_case(live_server, token, rt, town, "本镇的新案件")
+    WebDriverWait(chrome, 5).until(lambda d: "本镇的新案件" in stream_text(d))
+    assert "别处的新案件" not in stream_text(chrome)
+
+
+def test_signed_out_browser_is_sent_to_login(live_server: str, chrome: webdriver.Chrome) -> None:
+    chrome.get(f"{live_server}/hall")
+    assert "/login" in chrome.current_url
+
+
+def test_screenshots_at_wall_sizes(
+    app: Flask, live_server: str, chrome: webdriver.Chrome, artifacts_dir: Path
+) -> None:
+    """Hall screenshots at 1920×1080 and 3840×2160 with a few hundred cases; no scrolling."""
+    rt = runtime_of(app)
+    make_users(app)
+    from datetime import timedelta
+
+    with rt.session_factory.begin() as db:
+        seed.seed_demo(
+            db, rt.deps, rt.regions, rt.reference, 600, rt.deps.now() - timedelta(days=1)
+        )
+    sign_in(chrome, live_server, "duty")
+    for width, height in ((1920, 1080), (3840, 2160)):
+        chrome.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        time.sleep(1.5)
+        overflow = chrome.execute_script(
+            "return document.documentElement.scrollHeight - window.innerHeight"
+        )
+        chrome.save_screenshot(str(artifacts_dir / f"hall_{width}x{height}.png"))
+        assert overflow <= 0, f"the hall scrolls by {overflow}px at {width}x{height}"
+        assert chrome.find_elements(By.CSS_SELECTOR, "#hall-kpi .kpi-tile")
