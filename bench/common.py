@@ -8,13 +8,18 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from config.reference import Reference, load_reference
 from config.regions import RegionTree, load_regions
+from dispatch.db.schema import upgrade
 from dispatch.domain.codes import Level, Role
 from dispatch.domain.jurisdiction import Scope
 from dispatch.services.context import Actor
@@ -29,6 +34,55 @@ WORK_DIR = Path(os.environ.get("BENCH_DIR", REPO_ROOT / "var" / "bench"))
 #: The PostgreSQL server the benchmarks create their databases on.
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 MATCH_SECRET = b"bench-match-secret"
+
+
+def _pg_admin() -> psycopg.Connection[Any]:
+    url = make_url(PG_SERVER).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+def pg_url(name: str) -> str:
+    return make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def drop_database(backend: str, pg_name: str, sqlite_path: Path) -> None:
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        return
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'.encode())
+
+
+def ensure_database(backend: str, pg_name: str, sqlite_path: Path) -> str:
+    """The URL of a migrated benchmark database, created when missing (kept between runs)."""
+    if backend == "sqlite":
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        url = sqlite_url(sqlite_path)
+    else:
+        with _pg_admin() as admin:
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (pg_name,)
+            ).fetchone()
+            if not exists:
+                admin.execute(f'CREATE DATABASE "{pg_name}"'.encode())
+        url = pg_url(pg_name)
+    upgrade(url)
+    return url
+
+
+@contextmanager
+def fresh_database(backend: str, pg_name: str, sqlite_path: Path) -> Iterator[str]:
+    """A new, migrated database for one measurement, dropped afterwards."""
+    drop_database(backend, pg_name, sqlite_path)
+    try:
+        yield ensure_database(backend, pg_name, sqlite_path)
+    finally:
+        drop_database(backend, pg_name, sqlite_path)
 
 
 def config() -> tuple[RegionTree, Reference]:

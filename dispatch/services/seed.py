@@ -30,7 +30,7 @@ from dispatch.domain.codes import Category, Level, Outcome, Referral, Role, Seve
 from dispatch.domain.identity import id_check_char, match_key
 from dispatch.domain.jurisdiction import RegionPath
 from dispatch.domain.kpi import LOCAL_TZ
-from dispatch.domain.supervision import card, deadlines_for
+from dispatch.domain.supervision import card
 from dispatch.realtime import channels
 from dispatch.services.deps import Deps
 from dispatch.services.imports import CaseRecord, audit_after, write_cases
@@ -318,8 +318,15 @@ class DemoCases:
         now: datetime,
         rng_seed: int = 7,
         days: int = 730,
+        pool_size: int = 50_000,
     ) -> None:
         self.rng = random.Random(rng_seed)
+        #: Residents per county that parties are drawn from (created on first draw).
+        self.pool_size = pool_size
+        self.people: dict[
+            str, dict[int, tuple[str, str | None, str | None, str | None, str | None]]
+        ] = {}
+        self.finish = {key: rule.finish for key, rule in deps.deadline_rules.items()}
         self.deps = deps
         self.now = now.astimezone(UTC)
         self.start = self.now - timedelta(days=days)
@@ -362,18 +369,40 @@ class DemoCases:
     def _pick(self, cum: list[float]) -> int:
         return bisect.bisect_left(cum, self.rng.random() * cum[-1])
 
-    def _person(self, town: _Town, role: str) -> tuple[str, str, str | None, str | None]:
+    def _person(
+        self, town: _Town, role: str
+    ) -> tuple[str, str, str | None, str | None, str | None, str | None]:
+        """A party drawn from the county's residents: the same people come back now and then,
+        as they do in life (and as repeat-dispute detection expects)."""
+        pool = self.people.setdefault(town.id_prefix, {})
+        index = int(self.rng.random() * self.pool_size)
+        person = pool.get(index)
+        if person is None:
+            person = pool[index] = self._new_person(town.id_prefix)
+        name, id_number, phone, id_key, phone_key = person
+        return name, role, id_number, phone, id_key, phone_key
+
+    def _new_person(
+        self, prefix: str
+    ) -> tuple[str, str | None, str | None, str | None, str | None]:
         rng = self.rng
+        secret = self.deps.match_secret
         name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2, 2))))
         id_number = None
         if rng.random() < 0.85:
             born = date(1950, 1, 1) + timedelta(days=rng.randrange(20_000))
-            first17 = f"{town.id_prefix}{born:%Y%m%d}{rng.randrange(1000):03d}"
+            first17 = f"{prefix}{born:%Y%m%d}{rng.randrange(1000):03d}"
             id_number = first17 + id_check_char(first17)
         phone = None
         if rng.random() < 0.9:
             phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
-        return name, role, id_number, phone
+        return (
+            name,
+            id_number,
+            phone,
+            match_key(secret, id_number) if id_number else None,
+            match_key(secret, phone) if phone else None,
+        )
 
     def _json_once(self, key: Any, value: dict[str, Any]) -> str:
         text = self._json.get(key)
@@ -385,13 +414,12 @@ class DemoCases:
 
     def case(self) -> CaseRecord:
         rng = self.rng
-        deps = self.deps
         category = self.categories[self._pick(self.category_cum)]
         town = self.towns[self._pick(self.town_cum)]
         day = self.days[min(self._pick(self.day_cum[category]), len(self.days) - 1)]
         hour = self._pick(self.hour_cum)
         local = datetime(day.year, day.month, day.day, hour, tzinfo=LOCAL_TZ) + timedelta(
-            seconds=rng.randrange(3600)
+            seconds=int(rng.random() * 3600)
         )
         received_at = local.astimezone(UTC)
         if received_at >= self.now or received_at < self.start:
@@ -417,7 +445,7 @@ class DemoCases:
             escalations = 1
             escalated_at = received_at + timedelta(hours=rng.uniform(2, 48))
             level = Level.COUNTY if level is Level.TOWNSHIP else Level.CITY
-        finish_by = deadlines_for(deps.deadline_rules, severity, level, received_at).finish_by
+        finish_by = received_at + self.finish[(severity, level)]
         allowed = finish_by - received_at
 
         # How long it takes: log-normal around the median; ~3% run past the deadline.
@@ -467,7 +495,7 @@ class DemoCases:
         if escalated_at is None and escalations:
             escalations = 0
             level = Level.TOWNSHIP if level is Level.COUNTY else Level.COUNTY
-            finish_by = deadlines_for(deps.deadline_rules, severity, level, received_at).finish_by
+            finish_by = received_at + self.finish[(severity, level)]
         colour = card(received_at, finish_by, self.now, done=closed_at is not None).value
 
         people = {
@@ -493,21 +521,9 @@ class DemoCases:
         topic = rng.choice(TOPICS[category])
         applicant = self._person(town, "applicant")
         respondent = self._person(town, "respondent")
-        people_rows = [applicant, respondent]
+        parties = [applicant, respondent]
         if rng.random() < 0.15:
-            people_rows.append(self._person(town, "third_party"))
-        secret = deps.match_secret
-        parties = [
-            (
-                name,
-                role,
-                id_number,
-                phone,
-                match_key(secret, id_number) if id_number else None,
-                match_key(secret, phone) if phone else None,
-            )
-            for name, role, id_number, phone in people_rows
-        ]
+            parties.append(self._person(town, "third_party"))
         title = f"{applicant[0][0]}某与{respondent[0][0]}某{topic}纠纷"
         grid = rng.choice(town.grids) if town.grids and rng.random() < 0.6 else None
 
@@ -608,9 +624,15 @@ def seed_demo(
     pass what ``seed_reference`` takes, and is otherwise unused today.
     """
     del reference  # deadlines arrive through deps; kept in the signature for the CLI's symmetry
-    generator = DemoCases(regions, deps, now, rng_seed)
+    # Residents per county who bring disputes: some people come back a few times over two
+    # years, as they do in life, without a handful of people appearing everywhere.
+    pool = max(200, min(50_000, n_cases // 40))
+    generator = DemoCases(regions, deps, now, rng_seed, pool_size=pool)
     written = 0
     for batch in generator.batches(n_cases, batch_size):
+        # In time order the date-led indexes (received, closed, deadline, case code) take their
+        # inserts near each other instead of all over the tree.
+        batch.sort(key=lambda r: r.received_at)
         write_cases(session, batch, generator.parents, None)
         written += len(batch)
         logger.info("seeded %s of %s demo cases", written, n_cases)

@@ -1,0 +1,199 @@
+"""Import throughput: ``import_cases`` (validation, parties, events, audit, rollups) against a raw
+executemany (SQLite) / COPY (PostgreSQL) of the same case rows, measured in the same run.
+
+    python -m bench.import_bench [--cases 200000] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from bench.common import (
+    WORK_DIR,
+    city_actor,
+    config,
+    demo_rows,
+    fresh_database,
+    make_deps,
+    table,
+    to_csv,
+)
+from dispatch.db.session import make_engine, make_session_factory
+from dispatch.services import imports
+from dispatch.services.imports import (
+    CASE_COLUMNS,
+    CaseRecord,
+    _case_values,
+    _copy_sql,
+    _insert_sql,
+    _SqliteTime,
+    import_cases,
+)
+
+NOW = datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
+TARGETS = {"sqlite": 25_000, "postgresql": 15_000}
+#: Distinct generated rows; bigger files repeat them under new external ids (generation is
+#: slower than import and is not what is measured).
+DISTINCT_ROWS = 20_000
+
+
+@dataclass
+class Result:
+    backend: str
+    cases: int
+    validate_s: float
+    write_s: float
+    commit_s: float
+    raw_rows_per_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.validate_s + self.write_s + self.commit_s
+
+    @property
+    def rate(self) -> float:
+        return self.cases / self.total_s
+
+
+def make_file(n: int) -> str:
+    regions, reference = config()
+    deps = make_deps(regions, reference, NOW)
+    base = demo_rows(regions, deps, NOW, min(n, DISTINCT_ROWS))
+    rows = [dict(base[i % len(base)], external_id=f"B-{i:09d}") for i in range(n)]
+    return to_csv(rows)
+
+
+def timed_import(engine: Engine, data: str) -> tuple[float, float, float, list[CaseRecord]]:
+    """Run the import once; split the time into validation, writing and commit."""
+    regions, reference = config()
+    deps = make_deps(regions, reference, NOW)
+    factory = make_session_factory(engine)
+    seen: dict[str, Any] = {}
+    original = imports.write_cases
+
+    def spy(session: Session, records: list[CaseRecord], *args: Any) -> list[int]:
+        seen["records"] = records
+        seen["write_start"] = time.perf_counter()
+        ids = original(session, records, *args)
+        seen["write_end"] = time.perf_counter()
+        return ids
+
+    imports.write_cases = spy  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        with factory.begin() as session:
+            report = import_cases(session, deps, city_actor(regions), data, "csv")
+            before_commit = time.perf_counter()
+        end = time.perf_counter()
+    finally:
+        imports.write_cases = original
+    if not report.ok or not report.imported:
+        raise SystemExit(f"import failed: {report.to_dict()['errors'][:3]}")
+    validate = seen["write_start"] - start
+    write = before_commit - seen["write_start"]
+    return validate, write, end - before_commit, seen["records"]
+
+
+def raw_baseline(engine: Engine, backend: str, records: list[CaseRecord]) -> float:
+    """Rows/s of a plain executemany/COPY of the same case rows into an empty cases table."""
+    with engine.begin() as conn:
+        for name in ("audit", "case_events", "parties", "rollup_day", "rollup_month", "cases"):
+            conn.execute(text(f"DELETE FROM {name}"))
+    if backend == "sqlite":
+        stamp = _SqliteTime()
+        when = _SqliteTime()
+        rows = [
+            _float_amount(_case_values(r, i + 1, 1, when, stamp)) for i, r in enumerate(records)
+        ]
+
+        def load(raw: Any) -> None:
+            raw.executemany(_insert_sql("cases", CASE_COLUMNS), rows)
+
+    else:
+        same: Callable[[datetime | None], Any] = lambda m: m  # noqa: E731
+        rows = [_case_values(r, i + 1, 1, same, same) for i, r in enumerate(records)]
+
+        def load(raw: Any) -> None:
+            with raw.cursor() as cur, cur.copy(_copy_sql("cases", CASE_COLUMNS)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        start = time.perf_counter()
+        load(raw)
+        raw.commit()
+        elapsed = time.perf_counter() - start
+    return len(rows) / elapsed
+
+
+def _float_amount(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    amount = values[20]
+    return values if amount is None else (*values[:20], float(amount), *values[21:])
+
+
+def run(backend: str, n: int, data: str) -> Result:
+    with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
+        engine = make_engine(url)
+        try:
+            validate, write, commit, records = timed_import(engine, data)
+            raw_rate = raw_baseline(engine, backend, records)
+        finally:
+            engine.dispose()
+    return Result(backend, n, validate, write, commit, raw_rate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--cases", type=int, default=200_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args(argv)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    print(f"import benchmark: {args.cases:,} cases from CSV (parties, event, audit, rollups)")
+    data = make_file(args.cases)
+    print(f"file: {len(data.encode()) / 1e6:.1f} MB")
+    results = [run(backend, args.cases, data) for backend in backends]
+    print(
+        table(
+            (
+                "backend",
+                "cases",
+                "validate s",
+                "write s",
+                "commit s",
+                "import cases/s",
+                "raw case rows/s",
+                "ratio",
+                "target",
+                "met",
+            ),
+            (
+                (
+                    r.backend,
+                    f"{r.cases:,}",
+                    f"{r.validate_s:.2f}",
+                    f"{r.write_s:.2f}",
+                    f"{r.commit_s:.2f}",
+                    f"{r.rate:,.0f}",
+                    f"{r.raw_rows_per_s:,.0f}",
+                    f"{r.rate / r.raw_rows_per_s:.2f}",
+                    f"{TARGETS[r.backend]:,}",
+                    "yes" if r.rate >= TARGETS[r.backend] else "NO",
+                )
+                for r in results
+            ),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
