@@ -25,7 +25,15 @@ from dispatch.domain.kpi import METRICS
 from dispatch.domain.supervision import deadlines_for
 from dispatch.services.context import Actor
 from dispatch.services.deps import Deps
-from dispatch.services.imports import ImportReport, _id_number_ok, case_code, import_cases
+from dispatch.services.imports import (
+    CaseRecord,
+    ImportReport,
+    MatchKeys,
+    _id_number_ok,
+    audit_after,
+    case_code,
+    import_cases,
+)
 
 NOW = datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
 
@@ -364,3 +372,59 @@ def test_open_rows_past_their_deadline_arrive_with_a_red_card(
 )
 def test_fast_id_check_agrees_with_the_domain(value: str) -> None:
     assert _id_number_ok(value) is (id_number_problem(value) is None and value == value.upper())
+
+
+@pytest.mark.parametrize("secret", [b"k", b"bench-match-secret", b"x" * 64, b"long" * 40])
+def test_fast_match_keys_agree_with_the_domain(secret: bytes) -> None:
+    keys = MatchKeys(secret)
+    for value in (valid_id(), " 13800138000 ", valid_id()[:-1] + "x", "021-5555666"):
+        assert keys(value) == match_key(secret, value)
+
+
+def test_hand_written_audit_json_is_the_snapshot() -> None:
+    record = CaseRecord(
+        external_id='ext "1" \\ 中',
+        title="t",
+        description="",
+        category="labour",
+        source="hotline",
+        severity="major",
+        state="closed",
+        level="county",
+        outcome="failure",
+        referral="litigation",
+        city_code="990100",
+        county_code="990102",
+        township_code="990102001",
+        grid_code=None,
+        address="",
+        lat=None,
+        lon=None,
+        people_involved=1,
+        amount=None,
+        online=False,
+        received_at=NOW - timedelta(days=3),
+        finish_by=NOW + timedelta(days=3),
+        closed_at=NOW,
+        card="none",
+        escalations=0,
+        updated_at=NOW,
+        parties=[],
+        events=[],
+        audit=None,
+    )
+    assert json.loads(audit_after(record)) == {
+        "state": "closed",
+        "level": "county",
+        "outcome": "failure",
+        "referral": "litigation",
+        "severity": "major",
+        "finish_by": (NOW + timedelta(days=3)).isoformat(),
+        "closed_at": NOW.isoformat(),
+        "card": "none",
+        "version": 1,
+        "external_id": 'ext "1" \\ 中',
+    }
+    record.outcome = record.referral = record.closed_at = None
+    after = json.loads(audit_after(record))
+    assert after["outcome"] is None and after["closed_at"] is None and after["referral"] is None
