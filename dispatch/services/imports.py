@@ -87,6 +87,52 @@ _STATUS_STATE = {
 _SKEW = timedelta(minutes=5)
 _MAX_PARTIES = 50
 
+#: Every problem code a report can carry (message catalog keys ``problems.<code>``; a test
+#: checks each has a message in both languages).
+PROBLEM_CODES = frozenset(
+    {
+        # file and row shape
+        "bad_encoding",
+        "empty_file",
+        "bad_csv",
+        "bad_json",
+        "not_an_object",
+        "unknown_column",
+        "duplicate_column",
+        "missing_column",
+        "wrong_column_count",
+        "unknown_field",
+        # fields
+        "required",
+        "too_long",
+        "invalid_choice",
+        "not_a_number",
+        "out_of_range",
+        "not_a_boolean",
+        "bad_datetime",
+        "needs_timezone",
+        "in_future",
+        "before_received",
+        "unknown_region",
+        "outside_jurisdiction",
+        "needs_township",
+        "duplicate_in_file",
+        "closed_needs_outcome",
+        "closed_needs_closed_at",
+        "open_must_be_empty",
+        "state_status_mismatch",
+        "rejected_needs_referred",
+        # parties
+        "not_a_list",
+        "too_many",
+        "id_format",
+        "id_birthdate",
+        "id_checksum",
+        "phone_format",
+        "invalid",
+    }
+)
+
 
 @dataclass(frozen=True)
 class RowError:

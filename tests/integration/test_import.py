@@ -26,6 +26,7 @@ from dispatch.domain.supervision import deadlines_for
 from dispatch.services.context import Actor
 from dispatch.services.deps import Deps
 from dispatch.services.imports import (
+    PROBLEM_CODES,
     CaseRecord,
     ImportReport,
     MatchKeys,
@@ -428,3 +429,10 @@ def test_hand_written_audit_json_is_the_snapshot() -> None:
     record.outcome = record.referral = record.closed_at = None
     after = json.loads(audit_after(record))
     assert after["outcome"] is None and after["closed_at"] is None and after["referral"] is None
+
+
+def test_every_problem_code_has_a_message_in_both_languages() -> None:
+    from console.i18n import catalog
+
+    messages = catalog()
+    assert {code for code in PROBLEM_CODES if f"problems.{code}" not in messages} == set()
