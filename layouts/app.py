@@ -60,7 +60,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
         serve_locally=True,
         external_stylesheets=[],
         external_scripts=[],
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None disables "Updating..." titles
         compress=False,
     )
     dash_app.index_string = shell.INDEX_STRING

@@ -8,8 +8,9 @@ from console.runtime import Runtime
 
 
 def register(app: Dash, runtime: Runtime) -> None:
-    from layouts import case_card, hall, reception
+    from layouts import case_card, hall
+    from layouts import reception as reception_room
 
     hall.register(app, runtime)
-    reception.register(app, runtime)
+    reception_room.register(app, runtime)
     case_card.register(app, runtime)

@@ -121,14 +121,9 @@ def card_view(
             html.Li(
                 [
                     html.Span(local_time(e["at"]), className="tl-at"),
-                    html.Span(
-                        t(f"case.events.{e['kind']}", lang)
-                        if _has_key(f"case.events.{e['kind']}")
-                        else e["kind"],
-                        className="tl-kind",
-                    ),
+                    html.Span(event_label(e["kind"], lang), className="tl-kind"),
                     html.Span(e.get("actor") or "", className="tl-actor"),
-                    html.Span(_event_note(e.get("data") or {}), className="tl-note"),
+                    html.Span(_event_note(e.get("data") or {}, lang), className="tl-note"),
                 ],
                 className="tl-item",
             )
@@ -205,9 +200,21 @@ def _has_key(key: str) -> bool:
     return key in catalog()
 
 
-def _event_note(data: dict[str, Any]) -> str:
+def event_label(kind: str, lang: str) -> str:
+    """A timeline event's name: a known event, else a workflow action, else the raw kind."""
+    for key in (f"case.events.{kind}", f"case.action_names.{kind}"):
+        if _has_key(key):
+            return t(key, lang)
+    return kind
+
+
+def _event_note(data: dict[str, Any], lang: str) -> str:
     parts = []
-    for key in ("from", "to", "target", "reason", "referral", "text", "note"):
+    if data.get("from") and data.get("to") and _has_key(f"case.states.{data['to']}"):
+        parts.append(
+            f"{t('case.states.' + str(data['from']), lang)} → {t('case.states.' + str(data['to']), lang)}"
+        )
+    for key in ("target", "reason", "referral", "text", "note"):
         if data.get(key):
             parts.append(str(data[key]))
     return " · ".join(parts[:3])

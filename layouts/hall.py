@@ -25,6 +25,7 @@ from dispatch.domain.jurisdiction import Scope
 from dispatch.services.context import Actor
 from layouts import figures, queries
 from layouts.case_card import case_card_body
+from layouts.shell import data_attrs
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +353,9 @@ def layout(**_query: Any) -> Any:
                 [html.H1(t("hall.title", lang, area=scope_name), className="hall-title")],
                 className="hall-head-left",
             ),
-            html.Div(id=HALL_BANNER, className="hall-banner", **{"data-mode": "normal"}),
+            html.Div(
+                id=HALL_BANNER, className="hall-banner", **data_attrs({"data-mode": "normal"})
+            ),
             html.Div(
                 [
                     html.Span(
@@ -428,7 +431,7 @@ def layout(**_query: Any) -> Any:
         ],
         id=HALL_ROOT,
         className="hall-grid",
-        **{"data-scope": actor.scope.code, "data-level": actor.scope.level.value},
+        **data_attrs({"data-scope": actor.scope.code, "data-level": actor.scope.level.value}),
     )
 
 

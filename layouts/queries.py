@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from config.regions import RegionTree
@@ -97,9 +97,10 @@ def latest_cases(
 def open_by_township(session: Session, scope: Scope, regions: RegionTree) -> dict[str, int]:
     """Open cases per township in scope, from the month rollups (no scan of the cases)."""
     if scope.level is Level.GRID:
-        stmt = case_service.scoped(
-            select(Case.township_code, func.count()).where(Case.state.in_(_OPEN)), scope
-        ).group_by(Case.township_code)
+        by_town = cast(
+            "Select[Any]", select(Case.township_code, func.count()).where(Case.state.in_(_OPEN))
+        )
+        stmt = case_service.scoped(by_town, scope).group_by(Case.township_code)
         return {str(code): int(n) for code, n in session.execute(stmt)}
     table = RollupMonth.__table__
     stmt2 = (
@@ -250,7 +251,8 @@ def on_duty(session: Session, scope: Scope, regions: RegionTree, limit: int = 6)
 
 def category_mix(session: Session, scope: Scope, since: datetime) -> dict[str, int]:
     """Cases received since ``since`` per category, in scope."""
-    stmt = case_service.scoped(
-        select(Case.category, func.count()).where(Case.received_at >= since), scope
-    ).group_by(Case.category)
+    by_cat = cast(
+        "Select[Any]", select(Case.category, func.count()).where(Case.received_at >= since)
+    )
+    stmt = case_service.scoped(by_cat, scope).group_by(Case.category)
     return {str(cat): int(n) for cat, n in session.execute(stmt)}

@@ -30,6 +30,7 @@ from dispatch.domain.identity import id_number_problem, mask_id, mask_phone, pho
 from dispatch.domain.jurisdiction import Scope
 from dispatch.services import cases as case_service
 from layouts.case_card import local_time
+from layouts.shell import data_attrs
 
 RECEPTION_ROOT = "reception-root"
 RECEPTION_FORM = "reception-form"
@@ -508,7 +509,7 @@ def register(app: Dash, runtime: Runtime) -> None:
                 html.Span(
                     words,
                     id="reception-suggestion-text",
-                    **{"data-category": category or "", "data-severity": severity},
+                    **data_attrs({"data-category": category or "", "data-severity": severity}),
                 ),
                 dbc.Button(
                     t("reception.apply", lang),

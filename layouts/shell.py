@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
@@ -57,6 +58,11 @@ ROOMS: tuple[Room, ...] = (
     Room("legal", "/legal", "§"),
     Room("video", "/video", "▶"),
 )
+
+
+def data_attrs(values: dict[str, str]) -> Any:
+    """``data-*`` attributes for a Dash html component (typed loosely for the keyword spread)."""
+    return values
 
 
 def navbar(lang: str, display_name: str, scope_name: str) -> dbc.Navbar:

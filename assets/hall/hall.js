@@ -129,7 +129,10 @@
     if (!iso) { return ""; }
     var d = new Date(iso);
     var local = new Date(d.getTime() + (d.getTimezoneOffset() + 480) * 60000);
-    return pad(local.getHours()) + ":" + pad(local.getMinutes());
+    var now = new Date(Date.now() + (new Date().getTimezoneOffset() + 480) * 60000);
+    var time = pad(local.getHours()) + ":" + pad(local.getMinutes());
+    if (local.toDateString() === now.toDateString()) { return time; }
+    return pad(local.getMonth() + 1) + "-" + pad(local.getDate()) + " " + time;
   }
 
   window.ccHall = {

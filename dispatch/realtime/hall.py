@@ -250,7 +250,7 @@ _HANDLERS: dict[str, Any] = {
 }
 
 
-class HallNamespace(Namespace):  # type: ignore[misc]
+class HallNamespace(Namespace):
     """Displays connect with their browser session; each joins the room of its scope."""
 
     def __init__(self, hub: HallHub) -> None:

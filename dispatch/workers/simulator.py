@@ -103,7 +103,7 @@ class Simulator:
         towns = runtime.regions.at_level(Level.TOWNSHIP)
         self._towns = [t.code for t in towns]
         self._weights = [max(t.population, 1) for t in towns]
-        self._steps: list[tuple[float, Callable[[Session], None]]] = [
+        self._steps: list[tuple[float, Callable[[Session], object]]] = [
             (0.45, self.create),
             (0.18, self.summon),
             (0.14, self.accept),

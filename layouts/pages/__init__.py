@@ -1,0 +1,1 @@
+"""Dash pages (registered by Dash from this folder; layouts only, no callbacks)."""
