@@ -142,7 +142,15 @@ class CameraRegistry:
     def __init__(self, cameras: Iterable[Camera], path_of: PathOf = path_from_code) -> None:
         self._cameras = {c.id: c for c in cameras}
         self._path_of = path_of
-        self._paths = {c.id: path_of(c.region) for c in self._cameras.values()}
+        self._paths = {}
+        for camera in self._cameras.values():
+            try:
+                self._paths[camera.id] = path_of(camera.region)
+            except Exception as err:  # the region tree's own "unknown code" error
+                raise CameraConfigError(
+                    f"camera {camera.id!r}: unknown region {camera.region!r}",
+                    key=f"{camera.id}.region",
+                ) from err
 
     @classmethod
     def from_file(cls, path: Path, path_of: PathOf = path_from_code) -> CameraRegistry:
