@@ -312,9 +312,7 @@ class Delivery(Base):
     # NULL once acknowledged, so the retry scan reads only what is still owed.
     next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
 
-    __table_args__ = (
-        UniqueConstraint("recipient_id", "seq", name="uq_deliveries_recipient_seq"),
-    )
+    __table_args__ = (UniqueConstraint("recipient_id", "seq", name="uq_deliveries_recipient_seq"),)
 
 
 class DeliveryCursor(Base):

@@ -1,0 +1,194 @@
+"""Getting deliveries to sockets: push on commit, re-send with backoff, acknowledgements in batches.
+
+One ``DeliveryHub`` per web process. It knows which field users have a socket on *this*
+process (so re-sends and replays are done by the process that holds the socket) and runs one
+daemon thread that
+
+* writes acknowledgements and "delivered" marks in batches (one short transaction every
+  ``flush_interval`` instead of one per event: acknowledgements are the hot path), and
+* every ``retry_interval`` re-sends deliveries that are due and still unacknowledged.
+
+Losing a batch of acknowledgements in a crash is harmless: those deliveries are re-sent and the
+client drops repeats by ``seq``. Delivery is at least once; effects are exactly once because
+every field action carries an idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.services import delivery as delivery_service
+from dispatch.services.delivery import Pushed
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/field"
+EVENT = "assignment"
+
+Emit = Callable[..., Any]
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+class DeliveryHub:
+    """Push, replay, re-send and acknowledge the deliveries of field users on this process."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        emit: Emit,
+        clock: Callable[[], datetime],
+        flush_interval: float = 0.05,
+        retry_interval: float = 1.0,
+    ) -> None:
+        self._factory = session_factory
+        self._emit = emit
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._retry_interval = retry_interval
+        self._lock = threading.Lock()
+        self._sids: dict[int, set[str]] = defaultdict(set)
+        self._acks: dict[int, set[int]] = defaultdict(set)
+        self._delivered: dict[int, set[int]] = defaultdict(set)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.acked_total = 0
+
+    # -- sockets on this process ---------------------------------------------------------
+    def attach(self, user_id: int, sid: str) -> None:
+        with self._lock:
+            self._sids[user_id].add(sid)
+
+    def detach(self, user_id: int, sid: str) -> bool:
+        """Forget a socket; True when it was the user's last one on this process."""
+        with self._lock:
+            sids = self._sids.get(user_id)
+            if sids is None:
+                return True
+            sids.discard(sid)
+            if not sids:
+                del self._sids[user_id]
+                return True
+            return False
+
+    def local_users(self) -> list[int]:
+        with self._lock:
+            return list(self._sids)
+
+    def is_local(self, user_id: int) -> bool:
+        with self._lock:
+            return user_id in self._sids
+
+    # -- sending -------------------------------------------------------------------------
+    def push(self, items: Sequence[Pushed]) -> None:
+        """Emit committed deliveries to each recipient's room (any process may hold it)."""
+        for item in items:
+            self._emit(EVENT, item.message(), to=user_room(item.recipient_id), namespace=NAMESPACE)
+            if self.is_local(item.recipient_id):
+                self._note(self._delivered, item.recipient_id, [item.seq])
+
+    def replay(self, sid: str, user_id: int, last_seq: int) -> int:
+        """Send ``sid`` every delivery after ``last_seq`` (pages of 500). Returns the count."""
+        sent = 0
+        while True:
+            with self._factory() as db:
+                page = delivery_service.since(db, user_id, last_seq)
+            for item in page:
+                self._emit(EVENT, item.message(), to=sid, namespace=NAMESPACE)
+            if page:
+                self._note(self._delivered, user_id, [p.seq for p in page])
+                last_seq = page[-1].seq
+                sent += len(page)
+            if len(page) < 500:
+                return sent
+
+    def acknowledge(self, user_id: int, seqs: Sequence[int]) -> None:
+        """Queue acknowledgements (written within ``flush_interval``; repeats are harmless)."""
+        self._note(self._acks, user_id, seqs)
+
+    def _note(self, table: dict[int, set[int]], user_id: int, seqs: Sequence[int]) -> None:
+        with self._lock:
+            table[user_id].update(seqs)
+        self._wake.set()
+
+    # -- the thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="field-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        next_retry = 0.0
+        import time
+
+        while not self._stop.is_set():
+            self._wake.wait(self._retry_interval)
+            self._wake.clear()
+            # Let a burst of acknowledgements gather into one transaction.
+            self._stop.wait(self._flush_interval)
+            try:
+                self.flush()
+                if time.monotonic() >= next_retry:
+                    next_retry = time.monotonic() + self._retry_interval
+                    self.resend_due()
+            except Exception:  # the database may be away for a moment: try again next round
+                logger.exception("delivery loop failed; retrying")
+
+    def flush(self) -> None:
+        """Write queued acknowledgements and delivered marks now."""
+        with self._lock:
+            acks, self._acks = self._acks, defaultdict(set)
+            delivered, self._delivered = self._delivered, defaultdict(set)
+        if not acks and not delivered:
+            return
+        now = self._clock()
+        try:
+            with self._factory.begin() as db:
+                for user_id, seqs in delivered.items():
+                    seqs -= acks.get(user_id, set())
+                    if seqs:
+                        delivery_service.mark_delivered(db, user_id, sorted(seqs), now)
+                for user_id, seqs in acks.items():
+                    self.acked_total += delivery_service.acknowledge(db, user_id, sorted(seqs), now)
+        except Exception:
+            # Put them back so the next round writes them; nothing is lost on a hiccup.
+            with self._lock:
+                for user_id, seqs in acks.items():
+                    self._acks[user_id].update(seqs)
+            raise
+
+    def resend_due(self) -> int:
+        """Re-send due, unacknowledged deliveries of users connected here. Returns the count."""
+        users = self.local_users()
+        if not users:
+            return 0
+        now = self._clock()
+        sent = 0
+        for start in range(0, len(users), 200):
+            chunk = users[start : start + 200]
+            with self._factory.begin() as db:
+                rows = delivery_service.due(db, chunk, now)
+                for row in rows:
+                    message = {"seq": row.seq, **row.payload}
+                    self._emit(EVENT, message, to=user_room(row.recipient_id), namespace=NAMESPACE)
+                delivery_service.mark_sent(db, rows, now)
+                sent += len(rows)
+        if sent:
+            logger.info("re-sent %d unacknowledged deliveries", sent)
+        return sent

@@ -1,0 +1,357 @@
+"""The /field namespace over real websockets: delivery, acknowledgement, actions, replay, refusals."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import socketio
+from flask import Flask
+from sqlalchemy import func, select
+
+from config.settings import Settings
+from dispatch.db.models import ActionReceipt, Assignment, AssignmentReport, Delivery, FieldPresence
+from dispatch.realtime import channels
+from tests.integration.test_field_support import World, field_app, seed_world, wait_for
+
+NS = "/field"
+
+
+class Inbox:
+    """Records what one field socket receives."""
+
+    def __init__(self) -> None:
+        self.assignments: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def on_assignment(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.assignments.append(data)
+
+    def on_error(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.errors.append(data)
+
+    def handlers(self) -> dict[tuple[str, str], Callable[..., Any]]:
+        return {(NS, "assignment"): self.on_assignment, (NS, "error"): self.on_error}
+
+    def seqs(self) -> list[int]:
+        with self.lock:
+            return [m["seq"] for m in self.assignments]
+
+    def of(self, assignment_id: int, kind: str = "offered") -> dict[str, Any] | None:
+        with self.lock:
+            for m in self.assignments:
+                if m["assignment"]["id"] == assignment_id and m["kind"] == kind:
+                    return m
+        return None
+
+
+Connect = Callable[..., tuple[socketio.Client, Inbox]]
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    yield from field_app(settings)
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return seed_world(app)
+
+
+@pytest.fixture
+def field(sio_client_factory: Callable[..., socketio.Client], world: World) -> Connect:
+    def connect(user: str, last_seq: int = 0, lang: str = "en") -> tuple[socketio.Client, Inbox]:
+        inbox = Inbox()
+        client = sio_client_factory(
+            namespaces=[NS],
+            auth={"token": world.tokens[user], "last_seq": last_seq, "lang": lang},
+            handlers=inbox.handlers(),
+        )
+        return client, inbox
+
+    return connect
+
+
+def call(client: socketio.Client, event: str, data: Any) -> Any:
+    return client.call(event, data, namespace=NS, timeout=10)
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def test_offer_reaches_every_team_member_and_acks_are_recorded(
+    world: World, field: Connect
+) -> None:
+    c1, in1 = field("member1")
+    _c2, in2 = field("member2")
+    _, outsider = field("outsider")
+    assignment_id = world.offer_team()
+
+    for inbox in (in1, in2):
+        message = wait_for(functools.partial(inbox.of, assignment_id), what="delivery")
+        assert message["seq"] == 1
+        assert message["assignment"]["state"] == "offered"
+        assert message["case"]["id"] == world_case(world, assignment_id)
+    assert outsider.assignments == []
+
+    assert call(c1, "ack", {"seq": 1}) == {"ok": True, "acked": 1}
+    assert call(c1, "ack", {"seq": 1})["ok"] is True  # a repeated ack changes nothing
+
+    def acked() -> bool:
+        with world.runtime.session_factory() as db:
+            row = db.scalars(
+                select(Delivery).where(Delivery.recipient_id == world.ids["member1"])
+            ).one()
+            return row.acked_at is not None and row.next_attempt_at is None
+
+    wait_for(acked, what="ack written")
+    with world.runtime.session_factory() as db:
+        other = db.scalars(
+            select(Delivery).where(Delivery.recipient_id == world.ids["member2"])
+        ).one()
+        assert other.acked_at is None  # member2 has not acknowledged yet
+        assert other.delivered_at is not None or other.attempts >= 1
+
+
+def world_case(world: World, assignment_id: int) -> int:
+    with world.runtime.session_factory() as db:
+        a = db.get(Assignment, assignment_id)
+        assert a is not None
+        return a.case_id
+
+
+def test_department_offer_reaches_its_staff(world: World, field: Connect) -> None:
+    _, inbox = field("staff")
+    case_id = world.new_case()
+    [assignment_id] = world.summon(case_id, [{"kind": "department", "id": world.department_id}])
+    wait_for(lambda: inbox.of(assignment_id), what="department delivery")
+
+
+def test_accept_report_finish_over_the_socket(world: World, field: Connect) -> None:
+    client, _ = field("member1")
+    assignment_id = world.offer_team()
+
+    accepted = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": key()})
+    assert accepted["ok"] is True
+    assert accepted["assignment"]["state"] == "accepted"
+    reported = call(
+        client,
+        "report",
+        {
+            "assignment_id": assignment_id,
+            "idempotency_key": key(),
+            "text": "已到现场，双方情绪稳定",
+            "lat": 30.1,
+            "lon": 120.2,
+            "photos": ["uploads/1-abc.jpg"],
+        },
+    )
+    assert reported["ok"] is True
+    finished = call(
+        client,
+        "finish",
+        {"assignment_id": assignment_id, "idempotency_key": key(), "outcome": "success"},
+    )
+    assert finished["assignment"]["state"] == "done"
+    with world.runtime.session_factory() as db:
+        report = db.scalars(select(AssignmentReport)).one()
+        assert report.text.startswith("已到现场") and report.lat == 30.1
+        assert report.photos == ["uploads/1-abc.jpg"]
+
+
+def test_teammates_hear_about_the_accept(world: World, field: Connect) -> None:
+    c1, _ = field("member1")
+    _, in2 = field("member2")
+    assignment_id = world.offer_team()
+    call(c1, "accept", {"assignment_id": assignment_id, "idempotency_key": key()})
+    update = wait_for(lambda: in2.of(assignment_id, "accepted"), what="accepted update")
+    assert update["seq"] == 2
+
+
+def test_refuse_needs_a_reason_and_returns_the_case(world: World, field: Connect) -> None:
+    client, inbox = field("member1")
+    assignment_id = world.offer_team()
+    bad = call(client, "refuse", {"assignment_id": assignment_id, "idempotency_key": key()})
+    assert bad["ok"] is False
+    assert bad["error"]["code"] == "validation_failed"
+    assert "reason" in bad["error"]["details"]["fields"]
+    wait_for(lambda: inbox.errors, what="error event")
+    ok = call(
+        client,
+        "refuse",
+        {"assignment_id": assignment_id, "idempotency_key": key(), "reason": "不在辖区"},
+    )
+    assert ok["assignment"]["state"] == "refused"
+
+
+def test_repeated_action_with_the_same_key_applies_once(world: World, field: Connect) -> None:
+    client, _ = field("member1")
+    assignment_id = world.offer_team()
+    k = key()
+    first = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": k})
+    again = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": k})
+    assert first == again
+    with world.runtime.session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(ActionReceipt)) == 1
+        a = db.get(Assignment, assignment_id)
+        assert a is not None and a.version == 2
+
+
+def test_concurrent_duplicates_apply_once(world: World, field: Connect) -> None:
+    c1, _ = field("member1")
+    c1b, _ = field("member1")
+    assignment_id = world.offer_team()
+    k = key()
+    results: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda c=c: results.append(
+                call(c, "accept", {"assignment_id": assignment_id, "idempotency_key": k})
+            )
+        )
+        for c in (c1, c1b)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [r["ok"] for r in results] == [True, True]
+    assert results[0]["assignment"] == results[1]["assignment"]
+    with world.runtime.session_factory() as db:
+        a = db.get(Assignment, assignment_id)
+        assert a is not None and a.state == "accepted" and a.version == 2
+
+
+def test_reconnect_replays_what_was_missed(world: World, field: Connect) -> None:
+    client, inbox = field("member1")
+    first = world.offer_team()
+    wait_for(lambda: inbox.of(first), what="first delivery")
+    client.disconnect()
+    missed = [world.offer_team() for _ in range(3)]
+    client2, inbox2 = field("member1", last_seq=1)
+    wait_for(lambda: len(inbox2.assignments) >= 3, what="replay")
+    assert inbox2.seqs()[:3] == [2, 3, 4]
+    assert [m["assignment"]["id"] for m in inbox2.assignments[:3]] == missed
+    # Asking again replays again (the client drops repeats by seq).
+    assert call(client2, "sync", {"last_seq": 3}) == {"ok": True, "replayed": 1, "last_seq": 4}
+
+
+def test_unacknowledged_deliveries_are_resent(world: World, field: Connect) -> None:
+    _, inbox = field("member1")
+    assignment_id = world.offer_team()
+    wait_for(lambda: inbox.of(assignment_id), what="first send")
+    with world.runtime.session_factory.begin() as db:
+        row = db.scalars(
+            select(Delivery).where(Delivery.recipient_id == world.ids["member1"])
+        ).one()
+        row.next_attempt_at = world.runtime.deps.now()  # due now instead of in a few seconds
+    wait_for(lambda: len(inbox.assignments) >= 2, timeout=5, what="re-send")
+    assert inbox.seqs()[:2] == [1, 1]
+
+    def attempts() -> int:
+        with world.runtime.session_factory() as db:
+            mine = select(Delivery).where(Delivery.recipient_id == world.ids["member1"])
+            return db.scalars(mine).one().attempts
+
+    wait_for(lambda: attempts() >= 2, what="re-send counted")
+
+
+def test_forged_and_missing_tokens_are_refused(
+    world: World, sio_client_factory: Callable[..., socketio.Client]
+) -> None:
+    for auth in ({"token": world.tokens["member1"] + "x"}, {}, {"token": "abc.def.ghi"}):
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            sio_client_factory(namespaces=[NS], auth=auth)
+
+
+def test_revoked_token_is_refused_with_a_reason(
+    world: World, sio_client_factory: Callable[..., socketio.Client]
+) -> None:
+    from dispatch.db.models import User
+
+    with world.runtime.session_factory.begin() as db:
+        user = db.get(User, world.ids["member1"])
+        assert user is not None
+        user.token_generation += 1
+    reasons: list[Any] = []
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio_client_factory(
+            namespaces=[NS],
+            auth={"token": world.tokens["member1"], "lang": "en"},
+            handlers={(NS, "connect_error"): reasons.append},
+        )
+    assert reasons and reasons[0]["data"] == {"code": "token_revoked"}
+    assert "revoked" in reasons[0]["message"]
+
+
+def test_acting_on_someone_elses_assignment_is_refused(world: World, field: Connect) -> None:
+    client, _ = field("outsider")
+    assignment_id = world.offer_team()
+    reply = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": key()})
+    assert reply["ok"] is False
+    assert reply["error"]["code"] in ("forbidden", "not_found")
+    with world.runtime.session_factory() as db:
+        a = db.get(Assignment, assignment_id)
+        assert a is not None and a.state == "offered"
+
+
+@pytest.mark.parametrize(
+    ("event", "data", "code"),
+    [
+        ("launch_rocket", {}, "unknown_event"),
+        ("accept", "not a dict", "validation_failed"),
+        ("accept", {"idempotency_key": "k" * 10}, "validation_failed"),
+        ("accept", {"assignment_id": "1"}, "validation_failed"),
+        ("accept", {"assignment_id": 1, "surprise": True}, "validation_failed"),
+        ("finish", {"assignment_id": 1, "outcome": "maybe"}, "illegal_transition"),
+        ("ack", {"seq": -1}, "validation_failed"),
+        ("ack", {"seqs": "1,2"}, "validation_failed"),
+        ("location", {"lat": 200, "lon": 0}, "validation_failed"),
+    ],
+)
+def test_bad_events_get_a_clear_error_and_change_nothing(
+    world: World, field: Connect, event: str, data: Any, code: str
+) -> None:
+    client, inbox = field("member1")
+    assignment_id = world.offer_team()
+    wait_for(lambda: inbox.of(assignment_id), what="delivery")
+    if isinstance(data, dict) and data.get("assignment_id") == 1:
+        data = {**data, "assignment_id": assignment_id}
+    reply = call(client, event, data)
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == code
+    assert reply["error"]["message"]
+    assert reply["error"]["event"] == event
+    wait_for(lambda: inbox.errors, what="error event")
+    with world.runtime.session_factory() as db:
+        a = db.get(Assignment, assignment_id)
+        assert a is not None and a.state == "offered" and a.version == 1
+
+
+def test_error_messages_follow_the_users_language(world: World, field: Connect) -> None:
+    client, _ = field("member1", lang="zh-CN")
+    reply = call(client, "launch_rocket", {})
+    assert "未知的事件" in reply["error"]["message"]
+
+
+def test_presence_and_location(world: World, field: Connect) -> None:
+    heard: list[dict[str, Any]] = []
+    world.runtime.bus.subscribe(channels.PRESENCE, lambda _c, p: heard.append(p))
+    client, _ = field("member1")
+    wait_for(lambda: any(p["online"] for p in heard), what="online presence")
+    assert call(client, "location", {"lat": 30.25, "lon": 120.15}) == {"ok": True}
+    client.disconnect()
+    wait_for(lambda: heard and not heard[-1]["online"], what="offline presence")
+    with world.runtime.session_factory() as db:
+        row = db.get(FieldPresence, world.ids["member1"])
+        assert row is not None and row.online is False
+        assert (row.lat, row.lon) == (30.25, 120.15)
+    assert heard[1]["lat"] == 30.25 and heard[1]["team_id"] == world.team_id
