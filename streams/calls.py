@@ -228,6 +228,8 @@ class CallService:
         self._media: dict[str, CallMedia] = {}
         self._recorders: dict[str, CallRecorder] = {}
         self._timers: dict[str, threading.Timer] = {}
+        #: The caller of each call: recordings are attached to the case in their name.
+        self._callers: dict[str, Actor] = {}
         self.recordings: list[dict[str, Any]] = []
         engine.add_closer(self._close_all)
 
@@ -269,8 +271,11 @@ class CallService:
         call = callstate.new_call(
             uuid.uuid4().hex[:16], actor.user_id, actor.username, stations, self._clock(), case_id
         )
+        # Logged first: a case the caller may not see refuses the call before anything rings.
+        self._log(actor, call, "video_call_started", {"stations": stations}, strict=True)
         with self._lock:
             self.calls[call.id] = call
+            self._callers[call.id] = actor
             self._media[call.id] = CallMedia(call.id, list(stations))
         timer = threading.Timer(
             callstate.RING_TIMEOUT.total_seconds() + 0.5, self._expire, [call.id]
@@ -281,7 +286,6 @@ class CallService:
         payload = {"call": call.as_dict()}
         self._notify("call_ring", payload, [f"station:{s}" for s in stations])
         self._notify("call_state", payload, [f"user:{actor.user_id}"])
-        self._log(actor, call, "video_call_started", {"stations": stations})
         return call
 
     def _update(self, call_id: str, change: Callable[[Call], Call]) -> Call:
@@ -419,10 +423,10 @@ class CallService:
         if actor.user_id != call.commander_id:
             raise Forbidden("only the caller can stop a recording")
         call = self._update(call_id, lambda c: replace(c, recording=False))
-        self._stop_recorder(call, actor)
+        self._stop_recorder(call)
         return call
 
-    def _stop_recorder(self, call: Call, actor: Actor | None = None) -> None:
+    def _stop_recorder(self, call: Call) -> None:
         recorder = self._recorders.pop(call.id, None)
         if recorder is None:
             return
@@ -441,14 +445,28 @@ class CallService:
         info.update({"call_id": call.id, "case_id": call.case_id})
         self.recordings.append(info)
         self._notify("recording_state", {"call_id": call.id, "on": False, **info}, self.rooms(call))
+        actor = self._callers.get(call.id)
         if call.case_id is not None and actor is not None:
-            self._case_link.attach(
-                actor, call.case_id, "recording", info["path"], "video/webm", info
-            )
+            try:
+                self._case_link.attach(
+                    actor, call.case_id, "recording", info["path"], "video/webm", info
+                )
+            except Exception:
+                logger.exception("call %s: attaching the recording failed", call.id)
 
-    def _log(self, actor: Actor, call: Call, kind: str, data: dict[str, Any]) -> None:
-        if call.case_id is not None:
+    def _log(
+        self, actor: Actor, call: Call, kind: str, data: dict[str, Any], strict: bool = False
+    ) -> None:
+        """The call log on the case. Only the first entry may refuse the call; later ones
+        must not stop a hang-up, so their failures are logged and the call goes on."""
+        if call.case_id is None:
+            return
+        try:
             self._case_link.event(actor, call.case_id, kind, {"call_id": call.id, **data})
+        except Exception:
+            if strict:
+                raise
+            logger.exception("call %s: case log %s failed", call.id, kind)
 
     async def _close_all(self) -> None:
         for call_id in list(self._recorders):

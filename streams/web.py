@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
-from flask_socketio import Namespace, SocketIO, join_room
+from flask_socketio import Namespace, join_room
 
 from dispatch.realtime import channels
 from dispatch.services.context import Actor
@@ -228,7 +228,11 @@ def attach_snapshot(camera_id: str) -> tuple[Response, int]:
     path = directory / name
     path.write_bytes(jpeg)
     meta = {"camera_id": camera_id, "bytes": len(jpeg)}
-    s.case_link.attach(actor, case_id, "snapshot", str(path), "image/jpeg", meta)
+    try:
+        s.case_link.attach(actor, case_id, "snapshot", str(path), "image/jpeg", meta)
+    except Exception:
+        path.unlink(missing_ok=True)  # not attached (unknown case, out of scope): keep nothing
+        raise
     return jsonify({"name": name, "url": f"/api/v1/snapshots/{name}", **meta}), 201
 
 
@@ -485,7 +489,12 @@ def init_app(
         engine.start()
     if case_link is None:
         session_factory = getattr(runtime, "session_factory", None)
-        case_link = DispatchCaseLink(session_factory) if session_factory else MemoryCaseLink()
+        deps = getattr(runtime, "deps", None)
+        case_link = (
+            DispatchCaseLink(session_factory, deps)
+            if session_factory is not None and deps is not None
+            else MemoryCaseLink()
+        )
 
     def notify(event: str, payload: dict[str, Any], rooms: list[str]) -> None:
         socketio.emit(event, payload, to=rooms, namespace=NAMESPACE)

@@ -37,6 +37,7 @@ class Party:
         self.video = 0
         self.audio = 0
         self.sizes: set[tuple[int, int]] = set()
+        self.per_track: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
         @self.pc.on("track")
@@ -51,6 +52,7 @@ class Party:
                 return
             if isinstance(frame, av.VideoFrame):
                 self.video += 1
+                self.per_track[track.id] = self.per_track.get(track.id, 0) + 1
                 self.sizes.add((frame.width, frame.height))
             else:
                 self.audio += 1
@@ -100,7 +102,7 @@ def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
         assert rings and rings[0]["args"][0]["call"]["id"] == call["id"]
 
         # A station may not publish before accepting.
-        status, body = _post(
+        status, _body = _post(
             app,
             "station",
             f"/api/v1/calls/{call['id']}/media",
@@ -179,7 +181,7 @@ def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
 
 
 def test_station_declines(tmp_path: Path) -> None:
-    app, socketio, _, _ = make_app(tmp_path)
+    app, _socketio, _, _ = make_app(tmp_path)
     try:
         status, call = _post(app, "commander", "/api/v1/calls", {"stations": [STATION]})
         assert status == 201
@@ -203,5 +205,75 @@ def test_only_callers_call_and_only_stations_in_scope(tmp_path: Path) -> None:
         assert _post(app, "county2", "/api/v1/calls", {"stations": [STATION]})[0] == 404
         assert _post(app, "commander", "/api/v1/calls", {"stations": ["ks-001"]})[0] == 409
         assert _post(app, "commander", "/api/v1/calls", {"stations": "x"})[0] == 400
+    finally:
+        web.shutdown(app)
+
+
+def test_conference_of_two_stations_recorded_until_hang_up(tmp_path: Path) -> None:
+    app, _, link, _ = make_app(tmp_path)
+    stations = [STATION, "st-990101002"]
+    users = {STATION: "station", "st-990101002": "station2"}
+    try:
+        status, call = _post(
+            app, "commander", "/api/v1/calls", {"stations": stations, "case_id": 9}
+        )
+        assert status == 201
+        for sid in stations:
+            status, _ = _post(
+                app, users[sid], f"/api/v1/calls/{call['id']}/accept", {"station_id": sid}
+            )
+            assert status == 200
+
+        async def media() -> tuple[Party, dict[str, Party]]:
+            commander = Party("commander", receive_slots=2)
+            parties = {sid: Party(sid) for sid in stations}
+            for party, user, sid in [(commander, "commander", None)] + [
+                (parties[s], users[s], s) for s in stations
+            ]:
+                sdp = await party.offer()
+                status, answer = await asyncio.to_thread(
+                    _post,
+                    app,
+                    user,
+                    f"/api/v1/calls/{call['id']}/media",
+                    {"station_id": sid, "sdp": sdp},
+                )
+                assert status == 200, answer
+                await party.accept(answer)
+            return commander, parties
+
+        async def run() -> dict[str, int]:
+            commander, parties = await media()
+            # The commander receives both stations (two video slots), each station the commander.
+            await wait_for(
+                lambda: (
+                    len(commander.per_track) == 2
+                    and min(commander.per_track.values()) >= 10
+                    and all(p.video >= 10 for p in parties.values())
+                ),
+                within=20,
+            )
+            status, _ = await asyncio.to_thread(
+                _post, app, "commander", f"/api/v1/calls/{call['id']}/recording", {"on": True}
+            )
+            assert status == 200
+            await asyncio.sleep(1.5)
+            status, ended = await asyncio.to_thread(
+                _post, app, "commander", f"/api/v1/calls/{call['id']}/hangup", {}
+            )
+            assert ended["state"] == "ended"
+            counts = {"commander": commander.video, **{s: p.video for s, p in parties.items()}}
+            for p in [commander, *parties.values()]:
+                await p.close()
+            return counts
+
+        counts = asyncio.run(run())
+        assert all(n >= 10 for n in counts.values()), counts
+        assert [a[1] for a in link.attachments] == ["recording"]
+        assert link.attachments[0][0] == 9
+        with av.open(link.attachments[0][2]) as container:
+            stream = container.streams.video[0]
+            assert (stream.codec_context.width, stream.codec_context.height) == (640, 480)
+            assert sum(1 for _ in container.decode(video=0)) >= 5
     finally:
         web.shutdown(app)
