@@ -201,3 +201,17 @@ def test_eight_viewers_on_one_camera_for_a_minute(
     # About 25 fps for 60 s on every tile; allow for a loaded 2-core machine.
     assert min(grown) > 600, grown
     assert encoders[0]["encode_calls"] < 1.2 * max(last)
+
+
+def test_closing_the_tab_frees_the_viewers(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = server
+    engine = app.extensions["streams"].engine
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/wall")
+    _wait(lambda: engine.stats()["viewers"] == 2, what="two viewers")
+    _wait(lambda: (f := _frames(driver)) and f[0] > 0 and f[1] > 0, what="frames")
+    driver.get("about:blank")
+    _wait(lambda: engine.stats()["viewers"] == 0, within=30, what="viewers freed")
+    assert all(e["subscribers"] == 0 for e in engine.stats()["encoders"])
