@@ -35,7 +35,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     case_ids: list[int] = field(default_factory=list)
 
-    def new_case(self, title: str = "邻里噪音纠纷") -> int:
+    def new_case(self, title: str = "邻里噪音纠纷", level: str = "township") -> int:
         township = next(r for r in self.runtime.regions if r.level.value == "township")
         with self.runtime.session_factory.begin() as db:
             case = cases.create_case(
@@ -48,6 +48,7 @@ class World:
                     "source": "walk_in",
                     "region_code": township.code,
                     "route_to": "triage",
+                    "level": level,
                 },
             )
             return case.id
