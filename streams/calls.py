@@ -11,6 +11,7 @@ the server (rather than browser to browser) means one ICE path per browser, the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import uuid
@@ -230,7 +231,8 @@ class CallService:
         self._timers: dict[str, threading.Timer] = {}
         #: The caller of each call: recordings are attached to the case in their name.
         self._callers: dict[str, Actor] = {}
-        self.recordings: list[dict[str, Any]] = []
+        #: Finished recordings (with a JSON sidecar beside each file, reloaded at start-up).
+        self.recordings: list[dict[str, Any]] = self._load_recordings()
         engine.add_closer(self._close_all)
 
     # ------------------------------------------------------------------ queries
@@ -442,8 +444,19 @@ class CallService:
         info = recorder.stop()
         if info is None:
             return
-        info.update({"call_id": call.id, "case_id": call.case_id})
+        info.update(
+            {
+                "call_id": call.id,
+                "case_id": call.case_id,
+                "commander_id": call.commander_id,
+                "stations": [leg.station_id for leg in call.legs],
+            }
+        )
         self.recordings.append(info)
+        try:
+            Path(info["path"]).with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
+        except OSError:
+            logger.exception("cannot write the sidecar of %s", info["name"])
         self._notify("recording_state", {"call_id": call.id, "on": False, **info}, self.rooms(call))
         actor = self._callers.get(call.id)
         if call.case_id is not None and actor is not None:
@@ -453,6 +466,31 @@ class CallService:
                 )
             except Exception:
                 logger.exception("call %s: attaching the recording failed", call.id)
+
+    def _load_recordings(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for sidecar in sorted(self.recordings_dir.glob("call-*.json")):
+            try:
+                info = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                logger.warning("unreadable recording sidecar %s", sidecar.name)
+                continue
+            if isinstance(info, dict) and sidecar.with_suffix(".webm").exists():
+                info["path"] = str(sidecar.with_suffix(".webm"))
+                out.append(info)
+        return out
+
+    def recordings_for(self, actor: Actor, case_id: int | None = None) -> list[dict[str, Any]]:
+        """Recordings of calls the actor placed, or in which a station of their area took part."""
+        return [
+            rec
+            for rec in list(self.recordings)
+            if (case_id is None or rec.get("case_id") == case_id)
+            and (
+                rec.get("commander_id") == actor.user_id
+                or any(self._may_answer(actor, s) for s in rec.get("stations", ()))
+            )
+        ]
 
     def _log(
         self, actor: Actor, call: Call, kind: str, data: dict[str, Any], strict: bool = False

@@ -331,34 +331,24 @@ def call_action(call_id: str, action: str) -> Response:
 
 @bp.get("/api/v1/recordings")
 def list_recordings() -> Response:
+    """Recordings the caller may see (``?case_id=`` for one case), newest last."""
     s = _streams()
-    actor = s.actor()
     case_id = request.args.get("case_id", type=int)
-    out = []
-    for rec in s.calls.recordings:
-        if case_id is not None and rec.get("case_id") != case_id:
-            continue
-        try:
-            s.calls.get(actor, rec["call_id"])
-        except StreamError:
-            continue
-        out.append(
-            {k: v for k, v in rec.items() if k != "path"}
-            | {"url": f"/api/v1/recordings/{rec['name']}"}
-        )
+    out = [
+        {k: v for k, v in rec.items() if k != "path"} | {"url": f"/api/v1/recordings/{rec['name']}"}
+        for rec in s.calls.recordings_for(s.actor(), case_id)
+    ]
     return jsonify({"recordings": out})
 
 
 @bp.get("/api/v1/recordings/<name>")
 def get_recording(name: str) -> Response:
+    """The WebM file (Range requests supported, so the browser can seek)."""
     s = _streams()
-    actor = s.actor()
     if not _FILE_NAME.fullmatch(name):
         raise BadRequest("bad file name", field="name")
-    rec = next((r for r in s.calls.recordings if r["name"] == name), None)
-    if rec is None:
+    if not any(rec["name"] == name for rec in s.calls.recordings_for(s.actor())):
         raise NotFound("unknown recording", name=name)
-    s.calls.get(actor, rec["call_id"])
     return send_from_directory(
         s.data_dir / "recordings", name, mimetype="video/webm", conditional=True
     )

@@ -178,6 +178,15 @@ def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
     finally:
         web.shutdown(app)
         time.sleep(0.1)
+    # After a restart the recording is still listed, to the parties only.
+    again, _, _, _ = make_app(tmp_path)
+    try:
+        for user, expected in (("commander", 1), ("station", 1), ("station2", 0)):
+            c = again.test_client()
+            c.environ_base["HTTP_X_TEST_USER"] = user
+            assert len(c.get("/api/v1/recordings").get_json()["recordings"]) == expected, user
+    finally:
+        web.shutdown(again)
 
 
 def test_station_declines(tmp_path: Path) -> None:
