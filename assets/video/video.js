@@ -28,14 +28,16 @@
       call: "呼叫", hangup: "挂断", record: "录制", stopRecord: "停止录制",
       ringing: "来电：", accept: "接听", decline: "拒绝", waiting: "等待呼叫",
       recording: "本次通话正在录音录像", ended: "通话已结束", tour: "轮巡",
-      inCall: "通话中", noStation: "请选择乡镇站点", error: "出错："
+      inCall: "通话中", noStation: "请选择乡镇站点", error: "出错：",
+      snapshot: "抓拍并附到案件", snapshotSaved: "已抓拍", noRecordings: "暂无录像"
     },
     en: {
       connecting: "Connecting…", live: "Live", offline: "Offline", empty: "Drop a camera",
       call: "Call", hangup: "Hang up", record: "Record", stopRecord: "Stop recording",
       ringing: "Incoming call: ", accept: "Accept", decline: "Decline", waiting: "Waiting for calls",
       recording: "This call is being recorded", ended: "Call ended", tour: "Tour",
-      inCall: "In call", noStation: "Choose a station", error: "Error: "
+      inCall: "In call", noStation: "Choose a station", error: "Error: ",
+      snapshot: "Snapshot to the case", snapshotSaved: "Snapshot saved", noRecordings: "No recordings"
     }
   };
 
@@ -165,6 +167,20 @@
     this.node.appendChild(this.video);
     this.node.appendChild(this.label);
     this.node.appendChild(this.status);
+    if (wall.root.dataset.caseId) {
+      var snap = el("button", "ccv-snap-btn", "📷");
+      snap.type = "button";
+      snap.title = tr("snapshot");
+      snap.addEventListener("click", function (ev) {
+        ev.stopPropagation();
+        if (!self.cameraId) return;
+        api("POST", "/api/v1/cameras/" + self.cameraId + "/snapshots",
+          { case_id: parseInt(wall.root.dataset.caseId, 10) })
+          .then(function () { self.status.textContent = tr("snapshotSaved"); })
+          .catch(function (err) { self.status.textContent = tr("error") + err.message; });
+      });
+      this.node.appendChild(snap);
+    }
     this.node.addEventListener("dragover", function (ev) { ev.preventDefault(); });
     this.node.addEventListener("drop", function (ev) {
       ev.preventDefault();
@@ -375,6 +391,24 @@
           if (wall) wall.add(c.id, c.name);
         });
         ul.appendChild(li);
+      });
+    }).catch(function () { /* not signed in */ });
+  }
+
+  function Recordings(root) {
+    var q = root.dataset.caseId ? "?case_id=" + encodeURIComponent(root.dataset.caseId) : "";
+    api("GET", "/api/v1/recordings" + q).then(function (data) {
+      if (!data.recordings.length) { root.appendChild(el("div", "text-muted small", tr("noRecordings"))); return; }
+      data.recordings.forEach(function (r) {
+        var item = el("div", "ccv-recording");
+        item.appendChild(el("div", "small", (r.started_at || "").replace("T", " ").slice(0, 19) +
+          "  " + r.seconds + " s"));
+        var v = el("video", "ccv-recording-video");
+        v.controls = true;
+        v.preload = "metadata";
+        v.src = r.url;
+        item.appendChild(v);
+        root.appendChild(item);
       });
     }).catch(function () { /* not signed in */ });
   }
@@ -686,6 +720,11 @@
       n.dataset.ccReady = "1";
       CameraList(n);
     });
+    each("[data-cc-recordings]", function (n) {
+      if (n.dataset.ccReady) return;
+      n.dataset.ccReady = "1";
+      Recordings(n);
+    });
     each("[data-cc-commander]", function (n) {
       if (n.dataset.ccReady) return;
       n.dataset.ccReady = "1";
@@ -731,6 +770,11 @@
     walls: walls,
     commanders: commanders,
     stations: stations,
+    /* Put a camera on a wall (e.g. from a clientside callback on a map click). */
+    addToWall: function (wallId, cameraId, name) {
+      var w = walls[wallId] || firstWall();
+      if (w) w.add(cameraId, name || cameraId);
+    },
     openNearest: function (wallId, lon, lat, n) {
       var w = walls[wallId] || firstWall();
       return w ? w.openNearest(lon, lat, n) : Promise.resolve([]);

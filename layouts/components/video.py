@@ -46,11 +46,13 @@ def video_wall(
     compact: bool = False,
     tour_seconds: int = 0,
     autofill: bool = True,
+    case_id: int | None = None,
 ) -> html.Div:
     """A wall of ``layout`` tiles (1/4/9/16) showing ``cameras`` (ids, dicts or Camera models).
 
     Without cameras the wall fills itself with the key sites the user may see. Double-click
-    focuses a tile at full resolution; ``tour_seconds`` > 0 starts the tour (轮巡).
+    focuses a tile at full resolution; ``tour_seconds`` > 0 starts the tour (轮巡). With a
+    ``case_id`` each tile gets a snapshot button that attaches a JPEG to that case.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}")
@@ -64,6 +66,8 @@ def video_wall(
         "data-autofill": "1" if autofill else "0",
         "title": t("video.wall.hint", lang),
     }
+    if case_id is not None:
+        attrs["data-case-id"] = str(case_id)
     return html.Div(
         id=wall_id, className="ccv-wall-root" + (" ccv-compact" if compact else ""), **attrs
     )
@@ -139,3 +143,31 @@ def station_panel(panel_id: str, station_id: str = "") -> html.Div:
         className="ccv-station-root",
         **_data({"data-cc-station": "1", "data-station-id": station_id}),
     )
+
+
+def recordings_list(list_id: str, case_id: int | None = None) -> html.Div:
+    """The call recordings the user may see (of one case when given), playable in place."""
+    attrs: dict[str, Any] = {"data-cc-recordings": "1"}
+    if case_id is not None:
+        attrs["data-case-id"] = str(case_id)
+    return html.Div(id=list_id, className="ccv-recordings", **attrs)
+
+
+def camera_markers(cameras: Sequence[Any], lang: str = "zh-CN") -> dict[str, Any]:
+    """A plotly ``scattermap`` trace of cameras (dicts from the API or Camera models).
+
+    ``customdata`` holds the camera id, so a clientside callback on the map's ``clickData`` can
+    call ``ccVideo.addToWall(wallId, point.customdata)`` to show the clicked camera.
+    """
+    rows = [c if isinstance(c, dict) else c.public(lang) for c in cameras]
+    return {
+        "type": "scattermap",
+        "lon": [r["lon"] for r in rows],
+        "lat": [r["lat"] for r in rows],
+        "text": [r["name"] for r in rows],
+        "customdata": [r["id"] for r in rows],
+        "mode": "markers",
+        "marker": {"size": 9, "symbol": "circle", "color": "#2f9bff"},
+        "hovertemplate": "%{text}<extra></extra>",
+        "name": t("video.list.title", lang),
+    }

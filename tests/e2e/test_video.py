@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Response
 
-from layouts.components.video import video_wall
+from layouts.components.video import nearest_button, recordings_list, video_wall
 from layouts.rooms import station, video_dispatch
 from streams import web
 from tests.conftest import free_port
@@ -42,6 +42,14 @@ def _page() -> Any:
         return station.layout(lang)
     if page == "dispatch":
         return video_dispatch.layout(lang)
+    if page == "case":
+        return html.Div(
+            [
+                nearest_button(113.0, 28.1, "video-wall", lang, n=2, button_id="nearest"),
+                video_wall("video-wall", layout=4, lang=lang, case_id=7, autofill=False),
+                recordings_list("video-recordings", 7),
+            ]
+        )
     if page == "same8":
         return video_wall("video-wall", ["ks-001"] * 8, layout=9, lang=lang)
     return video_wall("video-wall", layout=4, lang=lang)
@@ -172,6 +180,13 @@ def test_commander_calls_station_both_see_each_other(
     accept[0].click()
     _wait(lambda: _call_frames(commander, "commander", "video-commander") > 10, what="commander")
     _wait(lambda: _call_frames(station_browser, "station", "station-desk") > 10, what="station")
+    # Recording is announced on the station's page before it starts.
+    commander.find_element(By.CSS_SELECTOR, ".ccv-record-btn").click()
+    _wait(
+        lambda: station_browser.find_element(By.CSS_SELECTOR, ".ccv-record-notice").text,
+        what="recording notice at the station",
+    )
+    time.sleep(1.0)
     commander.find_element(By.CSS_SELECTOR, ".ccv-hangup-btn").click()
     _wait(
         lambda: station_browser.execute_script(
@@ -179,6 +194,7 @@ def test_commander_calls_station_both_see_each_other(
         ),
         what="station sees the end",
     )
+    _wait(lambda: len(_app.extensions["streams"].calls.recordings) == 1, what="a recording")
 
 
 @pytest.mark.slow
@@ -215,3 +231,31 @@ def test_closing_the_tab_frees_the_viewers(
     driver.get("about:blank")
     _wait(lambda: engine.stats()["viewers"] == 0, within=30, what="viewers freed")
     assert all(e["subscribers"] == 0 for e in engine.stats()["encoders"])
+
+
+def test_case_page_opens_nearest_cameras_and_attaches_a_snapshot(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = server
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/case")
+    _wait(lambda: driver.find_elements(By.ID, "nearest"), what="nearest button")
+    _wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-tile"), what="tiles")
+    driver.find_element(By.ID, "nearest").click()
+    ids = _wait(
+        lambda: (
+            driver.execute_script(
+                "return Array.from(document.querySelectorAll('.ccv-tile'))"
+                ".map(t => t.dataset.cameraId || '');"
+            )[:2]
+            == ["st-990101001", "ks-001"]
+        ),
+        what="the two nearest cameras",
+    )
+    assert ids
+    _wait(lambda: (f := _frames(driver)) and f[0] > 0, what="frames")
+    driver.find_element(By.CSS_SELECTOR, ".ccv-snap-btn").click()
+    link = app.extensions["streams"].case_link
+    _wait(lambda: link.attachments, what="a snapshot attached")
+    assert link.attachments[0][:2] == (7, "snapshot")
+    assert driver.find_element(By.ID, "video-recordings").text  # "No recordings" at least
