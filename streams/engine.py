@@ -136,6 +136,10 @@ class StreamEngine:
 
     def stop(self) -> None:
         if self._thread is None:
+            # Never started (video disabled): still release the loop and the pool.
+            if not self.loop.is_closed():
+                self.loop.close()
+                self.executor.shutdown(wait=False)
             return
         try:
             self.call(self._shutdown(), timeout=10)

@@ -449,6 +449,14 @@ class VideoNamespace(Namespace):
 
 
 # ---------------------------------------------------------------------- wiring
+def _gevent_patched() -> bool:
+    try:
+        monkey = importlib.import_module("gevent.monkey")
+    except ImportError:
+        return False
+    return bool(monkey.is_module_patched("threading"))
+
+
 def init_app(
     app: Flask,
     socketio: Any,
@@ -475,7 +483,13 @@ def init_app(
     registry = CameraRegistry.from_file(config_dir / "cameras.yaml", path_of)
     bus = getattr(runtime, "bus", None)
     engine = StreamEngine(registry, bus)
-    if getattr(settings, "streams_enabled", True):
+    if not getattr(settings, "streams_enabled", True):
+        logger.info("video engine disabled by settings")
+    elif _gevent_patched() or getattr(socketio, "async_mode", None) == "gevent":
+        # Encoding would block the whole gevent worker (PITFALLS.md): the API stays mounted
+        # and answers 503 "unavailable" until video runs in a process of its own.
+        logger.warning("video engine not started in a gevent process")
+    else:
         engine.start()
     if case_link is None:
         session_factory = getattr(runtime, "session_factory", None)

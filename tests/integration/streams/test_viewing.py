@@ -73,3 +73,39 @@ def test_bad_offers_are_refused_and_streams_keep_running(engine: StreamEngine, s
         await viewer.close()
 
     asyncio.run(main())
+
+
+def test_viewer_limit_is_a_clear_503() -> None:
+    from streams.errors import Unavailable
+    from streams.registry import CameraRegistry
+    from tests.integration.streams.conftest import demo_cameras
+
+    engine = StreamEngine(CameraRegistry(demo_cameras()), max_viewers=1).start()
+
+    async def main() -> None:
+        first = await _connect(engine, "cam-0")
+        second = PyViewer()
+        with pytest.raises(Unavailable) as info:
+            await on_engine(engine, engine.view("cam-0", await second.offer()))
+        assert info.value.status == 503
+        await second.close()
+        await wait_for(lambda: first.count >= 3)
+        await first.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.stop()
+
+
+def test_a_stopped_engine_is_unavailable() -> None:
+    from streams.errors import Unavailable
+    from streams.registry import CameraRegistry
+    from tests.integration.streams.conftest import demo_cameras
+
+    engine = StreamEngine(CameraRegistry(demo_cameras()))
+    try:
+        with pytest.raises(Unavailable):
+            engine.call(engine.close_viewer("x"))
+    finally:
+        engine.stop()
