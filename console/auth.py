@@ -53,10 +53,12 @@ def user_from_token(runtime: Runtime, db: Session, token: str) -> User:
 
 
 def request_lang(req: Request | None = None) -> str:
-    """The caller's language: ?lang=, then the session choice, then Accept-Language."""
+    """The caller's language: ?lang=, the session's choice, Accept-Language (API), the default."""
     req = req or request
     explicit = req.args.get("lang") or session.get("lang")
-    header = req.headers.get("Accept-Language")
+    # Pages follow the configured language (zh-CN) until the user switches; a wall display's
+    # browser locale is not a choice anyone made. Machine clients may ask by header.
+    header = req.headers.get("Accept-Language") if req.path.startswith("/api/") else None
     if not explicit and not header:
         return current_runtime().settings.lang
     return negotiate(header, explicit)
