@@ -724,17 +724,18 @@ def import_cases(
     # Cases are handled where they are taken in (as at intake), unless a row names a level.
     ctx.default_level = scope_level if scope_level is not Level.GRID else Level.TOWNSHIP
     try:
-        text = _decode(data)
-        rows = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
+        content = _decode(data)
+        rows = _csv_rows(content) if fmt == "csv" else _jsonl_rows(content)
         records: list[CaseRecord] = []
         lines: dict[str, int] = {}
         for line, raw, read_problems in rows:
             report.rows += 1
-            record, problems = _check_row(raw, ctx)
             if read_problems:
                 # Still check the fields we could read, so one pass reports everything.
-                problems = {**read_problems, **problems} if raw else read_problems
+                problems = {**read_problems, **_check_row(raw, ctx)[1]} if raw else read_problems
                 record = None
+            else:
+                record, problems = _check_row(raw, ctx)
             external_id = _text(raw.get("external_id")) or None
             if external_id is not None and "external_id" not in problems:
                 first = lines.get(external_id)

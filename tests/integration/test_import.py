@@ -436,3 +436,22 @@ def test_every_problem_code_has_a_message_in_both_languages() -> None:
 
     messages = catalog()
     assert {code for code in PROBLEM_CODES if f"problems.{code}" not in messages} == set()
+
+
+def test_jsonl_reports_bad_lines_by_number(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    lines = [
+        json.dumps(row(external_id="ok")),
+        "",
+        "{not json",
+        "[1, 2]",
+        json.dumps({**row(external_id="odd", category="x"), "colour": "red"}),
+    ]
+    report = run_import(factory, deps, city_actor(regions), "\n".join(lines) + "\n", "jsonl")
+    assert [(e.line, e.fields) for e in report.errors] == [
+        (3, {"_": "bad_json"}),
+        (4, {"_": "not_an_object"}),
+        (5, {"colour": "unknown_field", "category": "invalid_choice"}),
+    ]
+    assert report.rows == 4 and report.imported == 0
