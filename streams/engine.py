@@ -114,6 +114,10 @@ class StreamEngine:
         self._ids = itertools.count(1)
 
     # ----------------------------------------------------------------- lifecycle
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> StreamEngine:
         if self._thread is not None:
             return self

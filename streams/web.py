@@ -27,6 +27,7 @@ from streams.caselink import CaseLink, DispatchCaseLink, MemoryCaseLink
 from streams.engine import SIZES, StreamEngine
 from streams.errors import BadRequest, NotFound, PayloadTooLarge, StreamError, Unavailable
 from streams.registry import CameraKind, CameraRegistry, path_from_code
+from streams.tickets import TICKET_SECONDS, make_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Streams:
     actor: ActorProvider
     data_dir: Path
     case_link: CaseLink
+    #: Where browsers post ticketed offers when the engine runs in its own process.
+    streams_offer_url: str = "/streams/api/v1/video/offer"
 
 
 def _streams() -> Streams:
@@ -260,6 +263,38 @@ def video_offer() -> Response:
     s.registry.get_visible(camera_id, actor.scope)
     answer = s.engine.call(s.engine.view(camera_id, data.get("sdp"), data.get("type"), size))
     return jsonify(answer)
+
+
+@bp.get("/api/v1/video/config")
+def video_config() -> Response:
+    """How browsers reach the video: ``embedded`` (offers to this process) or ``ticket``
+    (a signed ticket from here, the offer to the streams process at ``offer_url``)."""
+    s = _streams()
+    s.actor()
+    if s.engine.running:
+        return jsonify({"mode": "embedded", "offer_url": "/api/v1/video/offer"})
+    return jsonify({"mode": "ticket", "offer_url": s.streams_offer_url})
+
+
+@bp.post("/api/v1/video/tickets")
+def video_ticket() -> Response:
+    """``{camera_id, size}`` -> a 60-second ticket for the streams process."""
+    s = _streams()
+    actor = s.actor()
+    data = _json_body()
+    camera_id = _str_field(data, "camera_id")
+    assert camera_id is not None
+    size = data.get("size", "tile")
+    if size not in SIZES:
+        raise BadRequest(f"size must be one of {sorted(SIZES)}", field="size")
+    s.registry.get_visible(camera_id, actor.scope)
+    secret = str(current_app.config.get("SECRET_KEY") or "")
+    if not secret:
+        raise Unavailable("no secret key to sign tickets")
+    ticket = make_ticket(secret, camera_id, size, actor.user_id)
+    return jsonify(
+        {"ticket": ticket, "offer_url": s.streams_offer_url, "expires_in": TICKET_SECONDS}
+    )
 
 
 @bp.route("/api/v1/video/viewers/<viewer_id>", methods=["DELETE", "POST"])
@@ -511,6 +546,8 @@ def init_app(
     app.extensions[EXTENSION] = Streams(
         engine, registry, calls, actor_provider or console_actor, data_dir, case_link
     )
+    if url := getattr(settings, "streams_url", None):
+        app.extensions[EXTENSION].streams_offer_url = f"{str(url).rstrip('/')}/api/v1/video/offer"
     app.register_blueprint(bp)
     socketio.on_namespace(VideoNamespace(NAMESPACE, lambda: app.extensions[EXTENSION]))
     stoppers = getattr(runtime, "stoppers", None)

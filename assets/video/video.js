@@ -87,6 +87,18 @@
     });
   }
 
+  var configPromise = null;
+
+  function videoConfig() {
+    if (!configPromise) {
+      configPromise = api("GET", "/api/v1/video/config").catch(function () {
+        configPromise = null;
+        return { mode: "embedded", offer_url: "/api/v1/video/offer" };
+      });
+    }
+    return configPromise;
+  }
+
   function getSocket() {
     if (socket || typeof window.io !== "function") return socket;
     socket = window.io("/video", { transports: ["websocket"] });
@@ -114,11 +126,22 @@
     return pc.createOffer()
       .then(function (offer) { return pc.setLocalDescription(offer); })
       .then(function () { return gathered(pc); })
-      .then(function () {
+      .then(function () { return videoConfig(); })
+      .then(function (config) {
         if (self.closed) throw new Error("closed");
-        return api("POST", "/api/v1/video/offer", {
-          camera_id: self.cameraId, sdp: pc.localDescription.sdp, type: "offer", size: self.size
-        });
+        var sdp = pc.localDescription.sdp;
+        if (config.mode !== "ticket") {
+          self.offerUrl = config.offer_url;
+          return api("POST", config.offer_url, {
+            camera_id: self.cameraId, sdp: sdp, type: "offer", size: self.size
+          });
+        }
+        // Video in a process of its own: a signed ticket from here, the offer over there.
+        return api("POST", "/api/v1/video/tickets", { camera_id: self.cameraId, size: self.size })
+          .then(function (t) {
+            self.offerUrl = t.offer_url;
+            return api("POST", t.offer_url, { ticket: t.ticket, sdp: sdp, type: "offer" });
+          });
       })
       .then(function (answer) {
         self.viewerId = answer.viewer_id;
@@ -131,7 +154,8 @@
     this.closed = true;
     if (this.pc) { try { this.pc.close(); } catch (e) { /* already closed */ } }
     if (this.viewerId) {
-      var url = "/api/v1/video/viewers/" + this.viewerId;
+      var base = (this.offerUrl || "/api/v1/video/offer").replace(/offer$/, "viewers/");
+      var url = base + this.viewerId;
       if (navigator.sendBeacon) navigator.sendBeacon(url);
       else fetch(url, { method: "DELETE", credentials: "same-origin", keepalive: true });
       this.viewerId = null;

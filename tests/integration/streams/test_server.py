@@ -1,0 +1,126 @@
+"""The streams component as a process of its own: ticketed offers over aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web as aioweb
+
+from streams import web
+from streams.engine import StreamEngine
+from streams.errors import Forbidden
+from streams.registry import CameraRegistry
+from streams.server import make_app as make_streams_app
+from streams.tickets import make_ticket, read_ticket
+from tests.integration.streams.apptools import make_app
+from tests.integration.streams.conftest import PyViewer, demo_cameras, wait_for
+
+SECRET = "test"  # the test web app's SECRET_KEY
+
+
+@pytest.fixture
+def streams_url() -> Iterator[str]:
+    engine = StreamEngine(CameraRegistry(demo_cameras())).start()
+    loop = asyncio.new_event_loop()
+    runner = aioweb.AppRunner(make_streams_app(engine, SECRET))
+    loop.run_until_complete(runner.setup())
+    site = aioweb.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+    engine.stop()
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, json.loads(err.read())
+
+
+def test_tickets_expire_and_cannot_be_forged() -> None:
+    ticket = make_ticket("k", "cam-0", "tile", 1)
+    assert read_ticket("k", ticket)["camera_id"] == "cam-0"
+    with pytest.raises(Forbidden, match="not valid"):
+        read_ticket("other", ticket)
+    with pytest.raises(Forbidden, match="expired"):
+        read_ticket("k", ticket, max_age=-1)
+    with pytest.raises(Forbidden, match="required"):
+        read_ticket("k", None)
+
+
+def test_web_signs_a_ticket_and_the_streams_process_answers(
+    tmp_path: Path, streams_url: str
+) -> None:
+    app, _, _, _ = make_app(
+        tmp_path,
+        [
+            {
+                "id": "cam-0",
+                "name_zh": "测试",
+                "name_en": "Test",
+                "region": "990101001",
+                "lon": 113.0,
+                "lat": 28.1,
+                "kind": "key_site",
+            }
+        ],
+    )
+    try:
+        c = app.test_client()
+        c.environ_base["HTTP_X_TEST_USER"] = "commander"
+        assert c.get("/api/v1/video/config").get_json()["mode"] == "embedded"
+        r = c.post("/api/v1/video/tickets", json={"camera_id": "cam-0", "size": "full"})
+        assert r.status_code == 200
+        ticket = r.get_json()["ticket"]
+        c.environ_base["HTTP_X_TEST_USER"] = "county2"  # another county: no ticket for cam-0
+        assert c.post("/api/v1/video/tickets", json={"camera_id": "cam-0"}).status_code == 404
+    finally:
+        web.shutdown(app)
+
+    offer_url = f"{streams_url}/streams/api/v1/video/offer"
+
+    async def main() -> None:
+        viewer = PyViewer()
+        sdp = await viewer.offer()
+        status, body = await asyncio.to_thread(
+            _post, offer_url, {"ticket": "forged", "sdp": sdp, "type": "offer"}
+        )
+        assert status == 403 and body["error"]["code"] == "forbidden"
+        status, body = await asyncio.to_thread(
+            _post, offer_url, {"ticket": ticket, "sdp": "garbage", "type": "offer"}
+        )
+        assert status == 400 and body["error"]["code"] == "invalid_sdp"
+        status, answer = await asyncio.to_thread(
+            _post, offer_url, {"ticket": ticket, "sdp": sdp, "type": "offer"}
+        )
+        assert status == 200, answer
+        await viewer.accept(answer)
+        await wait_for(lambda: viewer.count >= 5)
+        assert (viewer.frames[-1].width, viewer.frames[-1].height) == (640, 480)
+        status, _ = await asyncio.to_thread(
+            _post, f"{streams_url}/streams/api/v1/video/viewers/{answer['viewer_id']}", {}
+        )
+        assert status == 204
+        await viewer.close()
+
+    asyncio.run(main())
