@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from config.regions import RegionTree
@@ -57,6 +57,10 @@ HALL_RESYNC = "hall-resync-store"
 HALL_KPI_TICK = "hall-kpi-tick"
 HALL_DRILL = "hall-drill-store"
 HALL_ACK_RESULT = "hall-ack-result"
+#: Township shading values for the current map (server), applied in place by the browser.
+HALL_COUNTS = "hall-counts-store"
+HALL_POINTS_DONE = "hall-points-done"
+HALL_SHADE_DONE = "hall-shade-done"
 #: Pattern-matching ids of items drawn in the browser.
 CASE_OPEN = "hall-case-open"
 ALERT_ACK = "hall-alert-ack"
@@ -382,6 +386,9 @@ def layout(**_query: Any) -> Any:
             dcc.Store(id=HALL_KPI_TICK),
             dcc.Store(id=HALL_DRILL),
             dcc.Store(id=HALL_ACK_RESULT),
+            dcc.Store(id=HALL_COUNTS),
+            dcc.Store(id=HALL_POINTS_DONE),
+            dcc.Store(id=HALL_SHADE_DONE),
             dcc.Interval(id=HALL_INTERVAL, interval=60_000),
             header,
             html.Div(kpi_tiles_wrap(figs["tiles"]), id=HALL_KPI, className="hall-kpi"),
@@ -450,7 +457,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(HALL_SUPERVISION, "children"),
         Output(HALL_LEAGUE, "children"),
         Output(HALL_DUTY, "children"),
-        Output(HALL_MAP, "figure"),
+        Output(HALL_COUNTS, "data"),
         Input(HALL_KPI_TICK, "data"),
         Input(HALL_INTERVAL, "n_intervals"),
         State(HALL_DRILL, "data"),
@@ -463,12 +470,10 @@ def register(app: Dash, runtime: Runtime) -> None:
         lang = request_lang()
         rt = current_runtime()
         figs = figures_now(rt, actor, lang)
-        patch = Patch()
         region = drill_scope(rt, actor, drill)
         geo_codes = _map_codes(rt, actor, region.code if region else None)
-        patch["data"][0]["z"] = [figs["counts"].get(code, 0) for code in geo_codes]
-        patch["data"][0]["zmax"] = max([*figs["counts"].values(), 1])
-        return figs["tiles"], figs["supervision"], figs["league"], figs["duty"], patch
+        shading = township_shading(figs["counts"], geo_codes)
+        return figs["tiles"], figs["supervision"], figs["league"], figs["duty"], shading
 
     @app.callback(
         Output(HALL_SEED, "data"),
@@ -580,13 +585,22 @@ def register(app: Dash, runtime: Runtime) -> None:
         State(HALL_CONFIG, "data"),
     )
     app.clientside_callback(
-        "function(view, fig, cfg) { return window.ccHall.points(view, fig, cfg); }",
-        Output(HALL_MAP, "figure", allow_duplicate=True),
+        "function(view, cfg) { return window.ccHall.points(view, cfg); }",
+        Output(HALL_POINTS_DONE, "data"),
         Input(HALL_VIEW, "data"),
-        State(HALL_MAP, "figure"),
         State(HALL_CONFIG, "data"),
-        prevent_initial_call=True,
     )
+    app.clientside_callback(
+        "function(counts) { return window.ccHall.shade(counts); }",
+        Output(HALL_SHADE_DONE, "data"),
+        Input(HALL_COUNTS, "data"),
+    )
+
+
+def township_shading(counts: dict[str, int], codes: list[str]) -> dict[str, Any]:
+    """The choropleth values for the townships drawn, in the order of the map's trace."""
+    z = [int(counts.get(code, 0)) for code in codes]
+    return {"z": z, "zmax": max([*z, 1])}
 
 
 def _map_codes(runtime: Runtime, actor: Actor, drill: str | None) -> list[str]:

