@@ -101,6 +101,7 @@ def generate(config_dir: Path, seed: int = 7) -> list[dict[str, Any]]:
                     "kind": "key_site",
                     "tags": [tag],
                     "tour": True,
+                    "probe": True,
                 }
             )
     for i, (code, name_zh, name_en, lon, lat) in enumerate(towns[::4]):
@@ -114,6 +115,7 @@ def generate(config_dir: Path, seed: int = 7) -> list[dict[str, Any]]:
                 "lat": round(lat - 0.003, 5),
                 "kind": "public_security",
                 "tags": ["checkpoint"],
+                "probe": True,
             }
         )
     return cameras

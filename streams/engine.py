@@ -78,6 +78,8 @@ class Feed:
     encoders: dict[str, SharedEncoder] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
     last_status: Status | None = None
+    #: Probed cameras stay open without viewers (health always known).
+    pinned: bool = False
 
     @property
     def viewers(self) -> int:
@@ -132,6 +134,9 @@ class StreamEngine:
         self._thread = threading.Thread(target=run, name="streams-loop", daemon=True)
         self._thread.start()
         ready.wait(5)
+        for camera in self.registry.all():
+            if camera.probe:
+                self._feed(camera.id).pinned = True
         return self
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
@@ -304,7 +309,7 @@ class StreamEngine:
     async def _tick(self) -> None:
         now = time.monotonic()
         for camera_id, feed in list(self._feeds.items()):
-            if feed.viewers == 0 and now - feed.last_used > self._idle_grace:
+            if not feed.pinned and feed.viewers == 0 and now - feed.last_used > self._idle_grace:
                 for encoder in feed.encoders.values():
                     await encoder.stop()
                 feed.source.stop()

@@ -52,6 +52,10 @@ class Camera(BaseModel):
     )
     fps: int = Field(default=25, ge=1, le=30, description="Frames per second to relay.")
     tour: bool = Field(default=False, description="Part of the timed tour (轮巡) of key sites.")
+    probe: bool = Field(
+        default=False,
+        description="Keep reading even when nobody watches, so its health is always known.",
+    )
 
     @field_validator("source")
     @classmethod

@@ -234,7 +234,9 @@ class SyntheticSource(FrameSource):
     ) -> None:
         super().__init__(camera_id, fps)
         self.label = label
-        self._background = make_background(seed, *size)
+        self._seed = seed
+        self._size = size
+        self._background: Frame | None = None  # made on first draw: probing costs no memory
         self._stamp = stamp
         self._t0 = time.monotonic()
         self._running = False
@@ -247,6 +249,13 @@ class SyntheticSource(FrameSource):
         self._running = False
         self._set_status(Status.IDLE)
 
+    def health(self) -> Health:
+        # Drawn only on demand: a running synthetic camera is online even when unwatched.
+        health = super().health()
+        if self._running and health.status is Status.OFFLINE:
+            return Health(self.camera_id, Status.ONLINE, health.fps, health.last_frame_at)
+        return health
+
     def latest(self) -> tuple[int, Frame | None]:
         now = time.monotonic()
         with self._lock:
@@ -254,6 +263,8 @@ class SyntheticSource(FrameSource):
             if fresh or not self._running:
                 return self._seq, self._frame
         stamp = int(time.time() * 1000) if self._stamp else None
+        if self._background is None:
+            self._background = make_background(self._seed, *self._size)
         img = draw_scene(self._background, self.label, now - self._t0, self._seq + 1, stamp)
         self._put(img)
         with self._lock:

@@ -102,3 +102,46 @@ def test_health_is_published_on_the_cameras_channel() -> None:
         _wait(lambda: any(p["camera_id"] == "cam-0" and p["status"] == "online" for p in got))
     finally:
         engine.stop()
+
+
+def test_probed_camera_reports_offline_without_viewers(
+    http_dir: tuple[str, ThreadingHTTPServer],
+) -> None:
+    from streams.registry import Camera, CameraKind
+
+    base, _ = http_dir
+    bus = InProcessBus()
+    got: list[dict[str, Any]] = []
+    bus.subscribe(channels.CAMERAS, lambda _c, payload: got.append(payload))
+    cameras = [
+        Camera(
+            id="gone",
+            name_zh="断线",
+            name_en="Gone",
+            region="990101001",
+            lon=0,
+            lat=0,
+            kind=CameraKind.PUBLIC_SECURITY,
+            source=f"{base}/missing.webm",
+            probe=True,
+        ),
+        Camera(
+            id="synth",
+            name_zh="合成",
+            name_en="Synth",
+            region="990101001",
+            lon=0,
+            lat=0,
+            kind=CameraKind.KEY_SITE,
+            probe=True,
+        ),
+    ]
+    engine = StreamEngine(CameraRegistry(cameras), bus, health_interval=0.1, idle_grace=0).start()
+    try:
+        _wait(lambda: any(p["camera_id"] == "gone" and p["status"] == "offline" for p in got))
+        _wait(lambda: any(p["camera_id"] == "synth" and p["status"] == "online" for p in got))
+        time.sleep(0.5)  # past the idle grace: probed feeds stay open
+        assert engine.health("synth").status is Status.ONLINE
+        assert engine.health("gone").status is Status.OFFLINE
+    finally:
+        engine.stop()
