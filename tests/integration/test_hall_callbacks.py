@@ -23,7 +23,7 @@ def callback(app: Flask, name: str) -> Callable[..., Any]:
     for spec in dash_app.callback_map.values():
         func = getattr(spec.get("callback"), "__wrapped__", None)
         if func is not None and func.__name__ == name:
-            return func  # type: ignore[no-any-return]
+            return func
     raise KeyError(name)
 
 
