@@ -113,6 +113,9 @@ class StreamEngine:
         self._feeds_lock = threading.Lock()
         self.viewers: dict[str, Viewer] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        #: Called with each health published by this engine (the web process forwards it to
+        #: browsers of the camera's area; other processes read the bus).
+        self.health_listeners: list[Callable[[Health], None]] = []
         self._ids = itertools.count(1)
 
     # ----------------------------------------------------------------- lifecycle
@@ -325,3 +328,8 @@ class StreamEngine:
     def _publish(self, health: Health) -> None:
         if self.bus is not None:
             self.bus.publish(channels.CAMERAS, health.as_dict())
+        for listener in self.health_listeners:
+            try:
+                listener(health)
+            except Exception:
+                logger.exception("health listener failed")

@@ -146,6 +146,11 @@ class SharedEncoder:
         self._last_request = 0.0
         self.encode_calls = 0
         self.keyframes = 0
+        self.errors = 0
+        # One time origin for the encoder's whole life: the codec outlives pauses (no viewers)
+        # and libvpx refuses a pts that goes backwards.
+        self._t0 = time.monotonic()
+        self._last_pts = -1
 
     @property
     def subscribers(self) -> int:
@@ -182,6 +187,11 @@ class SharedEncoder:
             self._task = None
         self._codec = None
 
+    def _pts(self, now: float) -> int:
+        pts = max(int((now - self._t0) * 90000), self._last_pts + 1)
+        self._last_pts = pts
+        return pts
+
     def _encode_image(self, img: Frame, pts: int, keyframe: bool) -> list[av.Packet]:
         # A fresh yuv420p frame per encoder: never share one frame object between encoders.
         return self._encode(to_video_frame(img, self.width, self.height, pts), keyframe)
@@ -194,7 +204,15 @@ class SharedEncoder:
             keyframe = True
         if keyframe:
             frame.pict_type = av.video.frame.PictureType.I
-        packets = list(self._codec.encode(frame))
+        try:
+            packets = list(self._codec.encode(frame))
+        except av.error.FFmpegError:
+            # A broken codec state must not end every viewer's stream: start a fresh codec
+            # (its first frame is a keyframe, which also resynchronises the viewers).
+            logger.warning("encoder for %s reset after an error", self.source.camera_id)
+            self.errors += 1
+            self._codec = None
+            return []
         for packet in packets:
             packet.pts = frame.pts
             packet.time_base = VIDEO_TIME_BASE
@@ -203,7 +221,6 @@ class SharedEncoder:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         period = 1.0 / self.fps
-        t0 = time.monotonic()
         next_at = loop.time()
         last_seq = -1
         try:
@@ -224,7 +241,7 @@ class SharedEncoder:
                 )
                 self._force_keyframe = False
                 packets = await loop.run_in_executor(
-                    self._executor, self._encode_image, img, int((now - t0) * 90000), keyframe
+                    self._executor, self._encode_image, img, self._pts(now), keyframe
                 )
                 self.encode_calls += 1
                 if keyframe:

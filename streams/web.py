@@ -27,6 +27,7 @@ from streams.caselink import CaseLink, DispatchCaseLink, MemoryCaseLink
 from streams.engine import SIZES, StreamEngine
 from streams.errors import BadRequest, NotFound, PayloadTooLarge, StreamError, Unavailable
 from streams.registry import CameraKind, CameraRegistry, path_from_code
+from streams.sources import Health
 from streams.tickets import TICKET_SECONDS, make_ticket
 
 logger = logging.getLogger(__name__)
@@ -412,6 +413,8 @@ class VideoNamespace(Namespace):
             return False
         self._actors[request.sid] = actor  # type: ignore[attr-defined]
         join_room(f"user:{actor.user_id}")
+        # Camera health goes to the rooms of each region on the camera's path.
+        join_room(f"region:{actor.scope.code}")
         return True
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -540,6 +543,12 @@ def init_app(
         if bus is not None:
             bus.publish(channels.CALLS, {"event": event, **payload})
 
+    def health_to_browsers(health: Health) -> None:
+        path = registry.path(health.camera_id)
+        rooms = [f"region:{c}" for c in (path.city, path.county, path.township, path.grid) if c]
+        socketio.emit("camera_health", health.as_dict(), to=rooms, namespace=NAMESPACE)
+
+    engine.health_listeners.append(health_to_browsers)
     calls = CallService(
         engine, registry, notify, case_link, data_dir / "recordings", announce_delay=announce_delay
     )

@@ -397,6 +397,13 @@
   function CameraList(root) {
     var ul = el("ul", "ccv-camera-list");
     root.appendChild(ul);
+    var s = getSocket();
+    if (s) {
+      s.on("camera_health", function (h) {
+        var li = ul.querySelector('[data-camera-id="' + h.camera_id + '"] .ccv-dot');
+        if (li) li.className = "ccv-dot ccv-" + h.status;
+      });
+    }
     var query = root.dataset.query || "";
     api("GET", "/api/v1/cameras" + (query ? "?" + query : "")).then(function (data) {
       data.cameras.forEach(function (c) {
@@ -619,12 +626,16 @@
     this.state = el("div", "ccv-station-state", tr("waiting"));
     this.ring = el("div", "ccv-ring");
     this.notice = el("div", "ccv-record-notice");
+    this.hangBtn = el("button", "btn btn-danger btn-sm ccv-hangup-btn", tr("hangup"));
+    this.hangBtn.type = "button";
+    this.hangBtn.hidden = true;
+    this.hangBtn.addEventListener("click", function () { self.hangup(); });
     this.local = el("video", "ccv-video ccv-local");
     this.local.autoplay = true;
     this.local.muted = true;
     this.local.playsInline = true;
     this.remotes = el("div", "ccv-remotes");
-    [this.select, this.state, this.ring, this.notice, this.local, this.remotes].forEach(function (n) {
+    [this.select, this.state, this.ring, this.notice, this.hangBtn, this.local, this.remotes].forEach(function (n) {
       root.appendChild(n);
     });
     var s = getSocket();
@@ -697,8 +708,13 @@
   };
 
   Station.prototype.hangup = function () {
+    var self = this;
     if (!this.call) return;
-    getSocket().emit("call_hangup", { call_id: this.call.id, station_id: this.stationId });
+    getSocket().emit("call_hangup", { call_id: this.call.id, station_id: this.stationId },
+      function (ack) { if (ack && ack.ok) self.onState(ack.call); });
+    this.hangBtn.hidden = true;
+    this.root.dataset.callState = "ended";
+    this.state.textContent = tr("ended");
     this.cleanup();
   };
 
@@ -709,6 +725,7 @@
     var state = call.state === "ended" ? "ended" : (mine ? mine.state : call.state);
     this.root.dataset.callState = state;
     this.state.textContent = state === "accepted" ? tr("inCall") : state === "ended" ? tr("ended") : state;
+    this.hangBtn.hidden = state !== "accepted";
     if (state !== "ringing") this.ring.textContent = "";
     if (state === "ended" || state === "declined" || state === "missed" || state === "cancelled") {
       this.cleanup();

@@ -50,6 +50,8 @@ def _page() -> Any:
                 recordings_list("video-recordings", 7),
             ]
         )
+    if page == "tour":
+        return video_wall("video-wall", layout=1, lang=lang, tour_seconds=2)
     if page == "same8":
         return video_wall("video-wall", ["ks-001"] * 8, layout=9, lang=lang)
     return video_wall("video-wall", layout=4, lang=lang)
@@ -259,3 +261,38 @@ def test_case_page_opens_nearest_cameras_and_attaches_a_snapshot(
     _wait(lambda: link.attachments, what="a snapshot attached")
     assert link.attachments[0][:2] == (7, "snapshot")
     assert driver.find_element(By.ID, "video-recordings").text  # "No recordings" at least
+
+
+def test_tour_rotates_and_the_list_adds_cameras(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, _ = server
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/tour")
+    shown: set[str] = set()
+
+    def rotated() -> bool:
+        camera = driver.execute_script(
+            "const t = document.querySelector('.ccv-tile'); return t && t.dataset.cameraId;"
+        )
+        if camera:
+            shown.add(camera)
+        return len(shown) >= 2
+
+    _wait(rotated, within=15, what="the tour to show two key sites")
+    assert shown == {"ks-001", "ks-002"}
+
+    driver.get(f"{base}/_test/as/commander/dispatch")
+    item = _wait(
+        lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-camera[data-camera-id='st-990101002']"),
+        what="camera list",
+    )
+    _wait(lambda: (f := _frames(driver)) and f[0] > 0, what="autofilled tiles")
+    item[0].click()
+    _wait(
+        lambda: driver.execute_script(
+            "return Array.from(document.querySelectorAll('.ccv-tile'))"
+            ".some(t => t.dataset.cameraId == 'st-990101002');"
+        ),
+        what="the clicked camera on the wall",
+    )

@@ -190,7 +190,7 @@ def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
 
 
 def test_station_declines(tmp_path: Path) -> None:
-    app, _socketio, _, _ = make_app(tmp_path)
+    app, socketio, _, _ = make_app(tmp_path)
     try:
         status, call = _post(app, "commander", "/api/v1/calls", {"stations": [STATION]})
         assert status == 201
@@ -203,6 +203,27 @@ def test_station_declines(tmp_path: Path) -> None:
             app, "station", f"/api/v1/calls/{call['id']}/accept", {"station_id": STATION}
         )
         assert status == 409
+        # A second call: accepted, then the station leaves over Socket.IO, which ends it.
+        sock = socketio.test_client(app, namespace="/video", headers={"X-Test-User": "station"})
+        status, call = _post(app, "commander", "/api/v1/calls", {"stations": [STATION]})
+        ack = sock.emit(
+            "call_accept",
+            {"call_id": call["id"], "station_id": STATION},
+            namespace="/video",
+            callback=True,
+        )
+        assert ack["ok"]
+        ack = sock.emit(
+            "call_hangup",
+            {"call_id": call["id"], "station_id": STATION},
+            namespace="/video",
+            callback=True,
+        )
+        assert ack["ok"] and ack["call"]["state"] == "ended", ack
+        assert ack["call"]["legs"][0]["state"] == "ended"
+        bad = sock.emit("call_accept", {"call_id": "nope"}, namespace="/video", callback=True)
+        assert not bad["ok"] and bad["error"]["code"] == "bad_request"
+        sock.disconnect(namespace="/video")
     finally:
         web.shutdown(app)
 

@@ -109,3 +109,21 @@ def test_a_stopped_engine_is_unavailable() -> None:
             engine.call(engine.close_viewer("x"))
     finally:
         engine.stop()
+
+
+def test_encoder_resumes_after_all_viewers_left(engine: StreamEngine) -> None:
+    """Regression: the codec outlives a pause, so its timestamps must keep increasing."""
+
+    async def main() -> None:
+        first = await _connect(engine, "cam-0")
+        await wait_for(lambda: first.count >= 5)
+        await first.close()
+        await on_engine(engine, engine.close_viewer(first.viewer_id))
+        await asyncio.sleep(0.3)
+        second = await _connect(engine, "cam-0")
+        await wait_for(lambda: second.count >= 5)
+        await second.close()
+
+    asyncio.run(main())
+    encoder = engine.encoder("cam-0", "tile")
+    assert encoder.errors == 0

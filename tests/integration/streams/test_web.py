@@ -123,3 +123,38 @@ def test_http_offer_answer_delivers_frames(app: Flask) -> None:
         await viewer.close()
 
     asyncio.run(main())
+
+
+def test_camera_health_reaches_browsers_of_the_area_only(tmp_path: Path) -> None:
+    import time
+
+    flask_app, socketio, _, _ = make_app(tmp_path)
+    try:
+        sock = socketio.test_client(
+            flask_app, namespace="/video", headers={"X-Test-User": "station"}
+        )
+        assert sock.is_connected("/video")
+        for camera_id in (
+            "ks-001",
+            "ks-002",
+        ):  # the first in the station's township, not the second
+            assert (
+                client(flask_app).get(f"/api/v1/cameras/{camera_id}/snapshot.jpg").status_code
+                == 200
+            )
+        seen: set[str] = set()
+        deadline = time.monotonic() + 8
+        while "ks-001" not in seen and time.monotonic() < deadline:
+            for msg in sock.get_received("/video"):
+                if msg["name"] == "camera_health":
+                    seen.add(msg["args"][0]["camera_id"])
+            time.sleep(0.1)
+        assert "ks-001" in seen
+        time.sleep(2.5)  # another health round
+        for msg in sock.get_received("/video"):
+            if msg["name"] == "camera_health":
+                seen.add(msg["args"][0]["camera_id"])
+        assert "ks-002" not in seen
+        sock.disconnect(namespace="/video")
+    finally:
+        web.shutdown(flask_app)
