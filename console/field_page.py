@@ -47,6 +47,14 @@ def register_field_page(app: Flask, runtime: Runtime) -> None:
     def field_page() -> Response:
         return send_from_directory(FIELD_ASSETS, "index.html", max_age=0)
 
+    @app.get("/field/messages.json")
+    def field_messages() -> Response:
+        from console.i18n import catalog, negotiate
+
+        lang = negotiate(request.headers.get("Accept-Language"), request.args.get("lang"))
+        texts = {k: v[lang] for k, v in catalog().items() if k.startswith("field.")}
+        return jsonify(texts)
+
     @app.get("/field/assets/<path:name>")
     def field_asset(name: str) -> Response:
         return send_from_directory(FIELD_ASSETS, name, max_age=0)
@@ -69,7 +77,10 @@ def register_field_page(app: Flask, runtime: Runtime) -> None:
 
         if upload is None:
             return refuse("photo_missing", 422)
-        data = upload.stream.read(MAX_PHOTO_BYTES + 1)
+        try:
+            data = upload.stream.read(MAX_PHOTO_BYTES + 1)
+        finally:
+            upload.close()  # large uploads are spooled to a temporary file
         if len(data) > MAX_PHOTO_BYTES:
             return refuse("photo_too_large", 413)
         kind = sniff_photo(data[:16])

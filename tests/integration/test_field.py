@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import socketio
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from config.settings import Settings
@@ -355,3 +357,74 @@ def test_presence_and_location(world: World, field: Connect) -> None:
         assert row is not None and row.online is False
         assert (row.lat, row.lon) == (30.25, 120.15)
     assert heard[1]["lat"] == 30.25 and heard[1]["team_id"] == world.team_id
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 100
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "suffix"),
+    [
+        (JPEG, 201, ".jpg"),
+        (PNG, 201, ".png"),
+        (WEBP, 201, ".webp"),
+        (b"GIF89a" + b"\x00" * 100, 415, None),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", 415, None),
+        (JPEG + b"\x00" * (5 * 1024 * 1024), 413, None),
+    ],
+    ids=["jpeg", "png", "webp", "gif", "svg", "too-large"],
+)
+def test_photo_upload_checks_type_and_size(
+    world: World,
+    client: FlaskClient,
+    settings: Settings,
+    content: bytes,
+    status: int,
+    suffix: str | None,
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(
+        path="/api/v1/field/photos",
+        method="POST",
+        data={"photo": (io.BytesIO(content), "photo.jpg", "image/jpeg")},
+        headers={"Authorization": f"Bearer {world.tokens['member1']}", "Accept-Language": "en"},
+    )
+    environ = builder.get_environ()
+    try:  # werkzeug spools a large body to a temporary file that nobody else closes
+        response = client.open(environ)
+    finally:
+        environ["wsgi.input"].close()
+        builder.close()
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    uploads = settings.data_dir / "uploads"
+    if suffix is None:
+        assert body["error"]["message"]
+        assert not uploads.exists() or not any(uploads.iterdir())
+    else:
+        assert body["path"].endswith(suffix)
+        assert (settings.data_dir / body["path"]).read_bytes() == content
+
+
+def test_photo_upload_needs_a_token(world: World, client: FlaskClient) -> None:
+    response = client.post("/api/v1/field/photos", data={"photo": (io.BytesIO(JPEG), "a.jpg")})
+    assert response.status_code == 401
+
+
+def test_field_page_and_its_messages_are_served(world: World, client: FlaskClient) -> None:
+    with client.get("/field") as page:
+        assert page.status_code == 200 and b"field.js" in page.data
+    for path, status in (
+        ("/field/assets/field.js", 200),
+        ("/field/vendor/socket.io.min.js", 200),
+        ("/field/vendor/../../config/settings.py", 404),
+        ("/field/assets/../../config/settings.py", 404),
+    ):
+        with client.get(path) as response:
+            assert response.status_code == status, path
+    messages = client.get("/field/messages.json?lang=en").get_json()
+    assert messages["field.accept"] == "Accept"
+    assert all(k.startswith("field.") for k in messages)
