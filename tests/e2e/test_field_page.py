@@ -37,7 +37,7 @@ def network(driver: webdriver.Chrome, online: bool) -> None:
     )
 
 
-def sign_in(driver: webdriver.Chrome, base: str, username: str) -> WebDriverWait:  # type: ignore[type-arg]
+def sign_in(driver: webdriver.Chrome, base: str, username: str) -> WebDriverWait[webdriver.Chrome]:
     driver.get(f"{base}/field?lang=en")
     wait = WebDriverWait(driver, WAIT)
     wait.until(ec.visibility_of_element_located((By.ID, "field-username"))).send_keys(username)

@@ -390,7 +390,10 @@ def test_photo_upload_checks_type_and_size(
         path="/api/v1/field/photos",
         method="POST",
         data={"photo": (io.BytesIO(content), "photo.jpg", "image/jpeg")},
-        headers={"Authorization": f"Bearer {world.tokens['member1']}", "Accept-Language": "en"},
+        headers=[
+            ("Authorization", f"Bearer {world.tokens['member1']}"),
+            ("Accept-Language", "en"),
+        ],
     )
     environ = builder.get_environ()
     try:  # werkzeug spools a large body to a temporary file that nobody else closes
