@@ -463,6 +463,9 @@ def _wait_healthy(base_url: str, thread: threading.Thread, errors: list[BaseExce
                 if response.status == 200:
                     return
                 last = response.status
+        except urllib.error.HTTPError as err:
+            last = err.code
+            err.close()  # it holds the response's socket: unclosed it is a ResourceWarning
         except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
             last = err
         time.sleep(0.1)
