@@ -1,0 +1,296 @@
+"""Bench: event → visible on the hall, beside a raw python-socketio emit → receive baseline.
+
+One run, one server (the app factory on a temporary SQLite database, threading mode):
+
+1. **Baseline**: a bench-only namespace on the same Flask-SocketIO server emits timestamped
+   messages at the paced rate to ``--clients`` python-socketio clients (emit → receive).
+2. **Hall**: case events are published on the bus at the same rate (the path every service
+   publish takes after its commit: bus → /hall hub → 150 ms batches → displays). ``--browsers``
+   headless Chromium displays record, with a MutationObserver on the latest-cases stream, the
+   moment each event's row is drawn (event → visible); the rest of the ``--displays`` are
+   python-socketio clients on /hall with a signed-in session (fan-out load, receive times).
+
+Prints p50/p95/p99/max latency and lost events for each, and the ratio hall/baseline.
+Bounded: about ``--seconds`` × 2 + start-up (default well under 60 s).
+
+    .venv/bin/python -m bench.hall_push --displays 20 --browsers 2 --rate 100 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SECRET = "bench-secret-" + "x" * 40
+PASSWORD = "bench-pass-1"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(at(0.95) * 1000, 1),
+        "p99_ms": round(at(0.99) * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def build_app(tmp: Path) -> Any:
+    from config.settings import load_settings
+    from console.app import create_app
+    from dispatch.db.schema import upgrade
+    from dispatch.services import seed, users
+
+    (tmp / "app.yaml").touch()
+    settings = load_settings(
+        config_file=tmp / "app.yaml",
+        database_url=f"sqlite:///{tmp / 'bench.db'}",
+        data_dir=tmp,
+        secret_key=SECRET,
+        simulator=False,
+        streams_enabled=False,
+    )
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    rt = app.extensions["cc"]
+    with rt.session_factory.begin() as db:
+        seed.seed_reference(db, rt.regions, rt.reference)
+        users.create_user(
+            db,
+            rt.deps,
+            None,
+            {
+                "username": "bench",
+                "password": PASSWORD,
+                "role": "duty_officer",
+                "region_code": rt.regions.city.code,
+            },
+        )
+    return app
+
+
+def add_raw_namespace(app: Any) -> Any:
+    from flask_socketio import Namespace
+
+    class Raw(Namespace):
+        def on_connect(self, auth: Any = None) -> None:
+            return None
+
+    ns = Raw("/bench-raw")
+    app.extensions["socketio"].on_namespace(ns)
+    return ns
+
+
+def session_cookie(app: Any) -> str:
+    client = app.test_client()
+    client.post("/login", data={"username": "bench", "password": PASSWORD})
+    cookie = client.get_cookie("session")
+    return f"session={cookie.value}"
+
+
+class Receiver:
+    """A python-socketio client recording when each numbered event arrives."""
+
+    def __init__(self, url: str, namespace: str, event: str, cookie: str | None = None) -> None:
+        import socketio
+
+        self.seen: dict[int, float] = {}
+        self.client = socketio.Client(reconnection=False)
+        self.client.on(event, self._on, namespace=namespace)
+        headers = {"Cookie": cookie} if cookie else {}
+        self.client.connect(
+            url, namespaces=[namespace], transports=["websocket"], headers=headers, wait_timeout=10
+        )
+
+    def _on(self, data: dict[str, Any]) -> None:
+        now = time.time()
+        if "events" in data:
+            for ev in data["events"]:
+                case = ev.get("case") or {}
+                if str(case.get("code", "")).startswith("B"):
+                    self.seen.setdefault(int(case["code"][1:]), now)
+        elif "n" in data:
+            self.seen.setdefault(int(data["n"]), now)
+
+    def close(self) -> None:
+        self.client.shutdown()
+
+
+def pace(rate: float, seconds: float, send: Any) -> dict[int, float]:
+    """Call ``send(n)`` ``rate`` times a second for ``seconds``; returns n -> send time."""
+    sent: dict[int, float] = {}
+    total = int(rate * seconds)
+    start = time.perf_counter()
+    for n in range(total):
+        target = start + n / rate
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent[n] = time.time()
+        send(n, sent[n])
+    return sent
+
+
+def latencies(sent: dict[int, float], receivers: list[dict[int, float]]) -> tuple[list[float], int]:
+    values: list[float] = []
+    lost = 0
+    for seen in receivers:
+        for n, t in sent.items():
+            if n in seen:
+                values.append(max(0.0, seen[n] - t))
+            else:
+                lost += 1
+    return values, lost
+
+
+BROWSER_JS = """
+window.__seen = {};
+var root = document.getElementById('hall-stream');
+new MutationObserver(function (list) {
+  var now = Date.now();
+  list.forEach(function (m) { m.addedNodes.forEach(function (node) {
+    var rows = node.querySelectorAll ? node.querySelectorAll('[data-case^="B"]') : [];
+    if (node.getAttribute && String(node.getAttribute('data-case') || '').indexOf('B') === 0) rows = [node];
+    rows.forEach(function (r) { var n = r.getAttribute('data-case').slice(1); if (!(n in window.__seen)) window.__seen[n] = now; });
+  }); });
+}).observe(root, {childList: true, subtree: true});
+"""
+
+
+def open_browser(base: str, tmp: Path, index: int) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.e2e.conftest import CHROMEDRIVER, chromium_options
+
+    profile = tmp / f"chrome-{index}"
+    profile.mkdir()
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chromium_options(profile))
+    driver.get(f"{base}/login?next=/hall")
+    driver.find_element("id", "username").send_keys("bench")
+    driver.find_element("id", "password").send_keys(PASSWORD)
+    driver.find_element("id", "login-submit").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "var e=document.getElementById('hall-conn'); return e && e.getAttribute('data-state')==='live';"
+        )
+    )
+    time.sleep(1.0)
+    driver.execute_script(BROWSER_JS)
+    return driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--displays", type=int, default=20, help="hall displays in all")
+    parser.add_argument("--browsers", type=int, default=2, help="of which headless Chromium")
+    parser.add_argument("--clients", type=int, default=20, help="baseline raw clients")
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    args = parser.parse_args()
+
+    from werkzeug.serving import make_server
+
+    from dispatch.realtime import channels
+    from tests.conftest import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="hall-bench-"))
+    app = build_app(tmp)
+    raw_ns = add_raw_namespace(app)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+    rt = app.extensions["cc"]
+    socketio = app.extensions["socketio"]
+    report: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds}
+    try:
+        # 1. Baseline: raw emit -> receive.
+        raw = [Receiver(base, "/bench-raw", "tick") for _ in range(args.clients)]
+        time.sleep(0.5)
+        sent = pace(
+            args.rate,
+            args.seconds,
+            lambda n, t: socketio.emit("tick", {"n": n, "t": t}, namespace="/bench-raw"),
+        )
+        time.sleep(1.0)
+        values, lost = latencies(sent, [r.seen for r in raw])
+        report["baseline_raw_emit"] = {**percentiles(values), "lost": lost, "clients": len(raw)}
+        for r in raw:
+            r.close()
+        del raw_ns
+
+        # 2. Hall: bus publish -> /hall batches -> displays.
+        cookie = session_cookie(app)
+        browsers = [open_browser(base, tmp, i) for i in range(min(args.browsers, args.displays))]
+        sockets = [
+            Receiver(base, "/hall", "batch", cookie) for _ in range(args.displays - len(browsers))
+        ]
+        city = rt.regions.city.code
+        town = rt.regions.at_level(
+            __import__("dispatch.domain.codes", fromlist=["Level"]).Level.TOWNSHIP
+        )[0]
+        county = town.parent
+
+        def publish(n: int, t: float) -> None:
+            stamp = (
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+                + f".{int(t * 1e6) % 1000000:06d}+00:00"
+            )
+            case = {"id": 10_000_000 + n, "code": f"B{n}", "title": f"bench {n}", "category": "neighbour", "severity": "general",
+                    "state": "intake", "status": "received", "city_code": city, "county_code": county, "township_code": town.code,
+                    "lat": town.centroid[1], "lon": town.centroid[0], "received_at": stamp}  # fmt: skip
+            rt.bus.publish(channels.CASES, {"type": "case_created", "case": case})
+
+        time.sleep(0.5)
+        sent = pace(args.rate, args.seconds, publish)
+        time.sleep(2.0)
+        values, lost = latencies(sent, [s.seen for s in sockets])
+        report["hall_socket_displays"] = {
+            **percentiles(values),
+            "lost": lost,
+            "displays": len(sockets),
+        }
+        browser_seen = []
+        for driver in browsers:
+            seen = driver.execute_script("return window.__seen")
+            browser_seen.append({int(k): v / 1000.0 for k, v in seen.items()})
+        values, lost = latencies(sent, browser_seen)
+        report["hall_browser_visible"] = {
+            **percentiles(values),
+            "lost": lost,
+            "browsers": len(browsers),
+        }
+        for s in sockets:
+            s.close()
+        for driver in browsers:
+            driver.quit()
+        base_p95 = report["baseline_raw_emit"].get("p95_ms")
+        hall_p95 = report["hall_browser_visible"].get("p95_ms")
+        if base_p95 and hall_p95:
+            report["ratio_p95_hall_browser_over_raw"] = round(hall_p95 / base_p95, 1)
+        report["target"] = "event → visible p95 ≤ 150 ms, none lost (DESIGN.md)"
+    finally:
+        server.shutdown()
+        rt.stop()
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
