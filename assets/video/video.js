@@ -41,9 +41,22 @@
     }
   };
 
+  // Texts from the server's message catalog (data-i18n on the Dash elements) win over the
+  // built-in ones, which only cover a page drawn without the builders.
+  var UI = {};
+
   function tr(key) {
+    if (UI[key]) return UI[key];
     var pack = TEXT[lang()] || TEXT["zh-CN"];
     return pack[key] || key;
+  }
+
+  function learnTexts(node) {
+    if (!node.dataset || !node.dataset.i18n) return;
+    try {
+      var texts = JSON.parse(node.dataset.i18n);
+      Object.keys(texts).forEach(function (k) { UI[k] = texts[k]; });
+    } catch (e) { /* malformed: keep the built-in texts */ }
   }
 
   function el(tag, cls, text) {
@@ -750,6 +763,7 @@
       if (node.matches && node.matches(sel)) fn(node);
       Array.prototype.forEach.call(node.querySelectorAll(sel), fn);
     };
+    each("[data-i18n]", learnTexts);
     each("[data-cc-video-wall]", function (n) {
       if (n.dataset.ccReady) return;
       n.dataset.ccReady = "1";

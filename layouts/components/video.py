@@ -7,6 +7,7 @@ callbacks for video and the wall keeps playing while other parts of the page upd
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +18,44 @@ from console.i18n import t
 LAYOUTS = (1, 4, 9, 16)
 
 
-def _data(attrs: dict[str, str]) -> dict[str, Any]:
-    """``data-*`` attributes for a Dash element (its typed signature does not list them)."""
-    return dict(attrs)
+#: Keys of ``config/locale/video.yaml`` used by ``assets/video/video.js`` (``video.ui.<key>``).
+UI_KEYS = (
+    "connecting",
+    "live",
+    "offline",
+    "empty",
+    "call",
+    "hangup",
+    "record",
+    "stopRecord",
+    "ringing",
+    "accept",
+    "decline",
+    "waiting",
+    "recording",
+    "ended",
+    "tour",
+    "inCall",
+    "noStation",
+    "error",
+    "snapshot",
+    "snapshotSaved",
+    "noRecordings",
+)
+
+
+def ui_texts(lang: str) -> str:
+    """The browser side's texts in ``lang`` from the message catalog, as JSON."""
+    return json.dumps({k: t(f"video.ui.{k}", lang) for k in UI_KEYS}, ensure_ascii=False)
+
+
+def _data(attrs: dict[str, str], lang: str | None = None) -> dict[str, Any]:
+    """``data-*`` attributes for a Dash element (its typed signature does not list them),
+    with the catalog texts for the script when ``lang`` is given."""
+    out: dict[str, Any] = dict(attrs)
+    if lang is not None:
+        out["data-i18n"] = ui_texts(lang)
+    return out
 
 
 def _camera_ids(cameras: Sequence[Any] | None) -> tuple[str, str]:
@@ -65,6 +101,7 @@ def video_wall(
         "data-tour": str(tour_seconds),
         "data-autofill": "1" if autofill else "0",
         "title": t("video.wall.hint", lang),
+        "data-i18n": ui_texts(lang),
     }
     if case_id is not None:
         attrs["data-case-id"] = str(case_id)
@@ -73,7 +110,9 @@ def video_wall(
     )
 
 
-def video_tile(tile_id: str, camera_id: str, name: str = "", *, full: bool = False) -> html.Div:
+def video_tile(
+    tile_id: str, camera_id: str, name: str = "", *, full: bool = False, lang: str = "zh-CN"
+) -> html.Div:
     """A single camera (a one-tile wall without autofill)."""
     return html.Div(
         id=tile_id,
@@ -86,18 +125,19 @@ def video_tile(tile_id: str, camera_id: str, name: str = "", *, full: bool = Fal
                 "data-names": name or camera_id,
                 "data-autofill": "0",
                 "data-size": "full" if full else "tile",
-            }
+            },
+            lang,
         ),
     )
 
 
-def camera_list(list_id: str, wall_id: str, query: str = "") -> html.Div:
+def camera_list(list_id: str, wall_id: str, query: str = "", lang: str = "zh-CN") -> html.Div:
     """The cameras the user may see (``query``: API filters such as ``kind=key_site``); drag
     an entry onto a tile or click it to add it to ``wall_id``."""
     return html.Div(
         id=list_id,
         className="ccv-list-root",
-        **_data({"data-cc-camera-list": "1", "data-wall": wall_id, "data-query": query}),
+        **_data({"data-cc-camera-list": "1", "data-wall": wall_id, "data-query": query}, lang),
     )
 
 
@@ -128,26 +168,26 @@ def nearest_button(
     )
 
 
-def commander_panel(panel_id: str, case_id: int | None = None) -> html.Div:
+def commander_panel(panel_id: str, case_id: int | None = None, lang: str = "zh-CN") -> html.Div:
     """Stations to call, call/hang-up/record, local preview and the stations' videos."""
-    attrs: dict[str, Any] = {"data-cc-commander": "1"}
+    attrs: dict[str, Any] = {"data-cc-commander": "1", "data-i18n": ui_texts(lang)}
     if case_id is not None:
         attrs["data-case-id"] = str(case_id)
     return html.Div(id=panel_id, className="ccv-commander", **attrs)
 
 
-def station_panel(panel_id: str, station_id: str = "") -> html.Div:
+def station_panel(panel_id: str, station_id: str = "", lang: str = "zh-CN") -> html.Div:
     """A station's desk: registers on ``/video``, rings, accepts or declines, shows the call."""
     return html.Div(
         id=panel_id,
         className="ccv-station-root",
-        **_data({"data-cc-station": "1", "data-station-id": station_id}),
+        **_data({"data-cc-station": "1", "data-station-id": station_id}, lang),
     )
 
 
-def recordings_list(list_id: str, case_id: int | None = None) -> html.Div:
+def recordings_list(list_id: str, case_id: int | None = None, lang: str = "zh-CN") -> html.Div:
     """The call recordings the user may see (of one case when given), playable in place."""
-    attrs: dict[str, Any] = {"data-cc-recordings": "1"}
+    attrs: dict[str, Any] = {"data-cc-recordings": "1", "data-i18n": ui_texts(lang)}
     if case_id is not None:
         attrs["data-case-id"] = str(case_id)
     return html.Div(id=list_id, className="ccv-recordings", **attrs)

@@ -15,7 +15,7 @@ def layout(lang: str) -> html.Div:
         [
             html.H4(t("video.station.title", lang)),
             html.P(t("video.station.hint", lang), className="text-muted small"),
-            station_panel(STATION),
+            station_panel(STATION, lang=lang),
         ],
         className="station-page",
         id="station-page",

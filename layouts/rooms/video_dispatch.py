@@ -16,7 +16,7 @@ def layout(lang: str) -> html.Div:
     return html.Div(
         [
             html.Div(
-                [html.H5(t("video.list.title", lang)), camera_list(CAMERA_LIST, WALL)],
+                [html.H5(t("video.list.title", lang)), camera_list(CAMERA_LIST, WALL, lang=lang)],
                 className="col-2 video-col-list",
             ),
             html.Div(
@@ -27,7 +27,7 @@ def layout(lang: str) -> html.Div:
                 [
                     html.H5(t("video.dispatch.title", lang)),
                     html.Div(t("video.dispatch.stations", lang), className="small text-muted"),
-                    commander_panel(COMMANDER),
+                    commander_panel(COMMANDER, lang=lang),
                 ],
                 className="col-4 video-col-calls",
             ),

@@ -47,7 +47,7 @@ def _page() -> Any:
             [
                 nearest_button(113.0, 28.1, "video-wall", lang, n=2, button_id="nearest"),
                 video_wall("video-wall", layout=4, lang=lang, case_id=7, autofill=False),
-                recordings_list("video-recordings", 7),
+                recordings_list("video-recordings", 7, lang=lang),
             ]
         )
     if page == "tour":
@@ -279,6 +279,8 @@ def test_tour_rotates_and_the_list_adds_cameras(
             shown.add(camera)
         return len(shown) >= 2
 
+    # Texts come from the message catalog in the page's language.
+    assert driver.find_element(By.CSS_SELECTOR, ".ccv-tour-btn").text == "Tour"
     _wait(rotated, within=15, what="the tour to show two key sites")
     assert shown == {"ks-001", "ks-002"}
 
