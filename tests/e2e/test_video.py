@@ -25,11 +25,14 @@ from werkzeug.wrappers import Response
 from layouts.components.video import nearest_button, recordings_list, video_wall
 from layouts.rooms import station, video_dispatch
 from streams import web
+from streams.loopback import ensure_host_candidates
 from tests.conftest import free_port
 from tests.e2e.conftest import CHROMEDRIVER, chromium_options
 from tests.integration.streams.apptools import make_app
 
 pytestmark = [pytest.mark.e2e]
+
+ensure_host_candidates()  # media over 127.0.0.1 when there is no other interface
 
 ROOT = Path(__file__).resolve().parents[2]
 STATION = "st-990101001"

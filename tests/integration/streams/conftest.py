@@ -13,9 +13,13 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from streams.engine import StreamEngine
+from streams.loopback import ensure_host_candidates
 from streams.registry import Camera, CameraKind, CameraRegistry
 
 T = TypeVar("T")
+
+# Media over 127.0.0.1 when the machine has no other interface (PITFALLS.md).
+ensure_host_candidates()
 ROOT = Path(__file__).resolve().parents[3]
 
 
