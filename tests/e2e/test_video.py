@@ -263,7 +263,7 @@ def test_case_page_opens_nearest_cameras_and_attaches_a_snapshot(
     link = app.extensions["streams"].case_link
     _wait(lambda: link.attachments, what="a snapshot attached")
     assert link.attachments[0][:2] == (7, "snapshot")
-    assert driver.find_element(By.ID, "video-recordings").text  # "No recordings" at least
+    _wait(lambda: driver.find_element(By.ID, "video-recordings").text, what="recordings list")
 
 
 def test_tour_rotates_and_the_list_adds_cameras(
@@ -283,7 +283,8 @@ def test_tour_rotates_and_the_list_adds_cameras(
         return len(shown) >= 2
 
     # Texts come from the message catalog in the page's language.
-    assert driver.find_element(By.CSS_SELECTOR, ".ccv-tour-btn").text == "Tour"
+    tour = _wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-tour-btn"), what="toolbar")
+    assert tour[0].text == "Tour"
     _wait(rotated, within=15, what="the tour to show two key sites")
     assert shown == {"ks-001", "ks-002"}
 
@@ -292,7 +293,7 @@ def test_tour_rotates_and_the_list_adds_cameras(
         lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-camera[data-camera-id='st-990101002']"),
         what="camera list",
     )
-    _wait(lambda: (f := _frames(driver)) and f[0] > 0, what="autofilled tiles")
+    _wait(lambda: (f := _frames(driver)) and f[0] > 0, within=30, what="autofilled tiles")
     item[0].click()
     _wait(
         lambda: driver.execute_script(
