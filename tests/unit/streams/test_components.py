@@ -53,3 +53,23 @@ def test_tile_button_and_markers() -> None:
 def test_room_bodies_render(lang: str) -> None:
     for body in (video_dispatch.layout(lang), station.layout(lang)):
         assert json.dumps(body.to_plotly_json(), default=lambda o: o.to_plotly_json())
+
+
+def test_openapi_paths_match_the_routes() -> None:
+    from flask import Flask
+
+    from streams import openapi
+    from streams.web import bp
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    rules = {
+        r.rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1")
+    }
+    documented = set(openapi.paths())
+    assert documented == rules
+    refs = json.dumps(openapi.paths())
+    for name in openapi.schemas():
+        assert f"#/components/schemas/{name}" in refs
