@@ -48,10 +48,9 @@ HALL_MODAL = "hall-modal"
 HALL_MODAL_BODY = "hall-modal-body"
 HALL_MODAL_TITLE = "hall-modal-title"
 HALL_INTERVAL = "hall-interval"
-#: Stores: live batches (set by hall.js), snapshot (server), merged view (clientside).
+#: Stores: live batches (set by hall.js) and the snapshot (server).
 HALL_LIVE = "hall-live-store"
 HALL_SEED = "hall-seed-store"
-HALL_VIEW = "hall-view-store"
 HALL_CONFIG = "hall-config-store"
 HALL_RESYNC = "hall-resync-store"
 HALL_KPI_TICK = "hall-kpi-tick"
@@ -59,7 +58,6 @@ HALL_DRILL = "hall-drill-store"
 HALL_ACK_RESULT = "hall-ack-result"
 #: Township shading values for the current map (server), applied in place by the browser.
 HALL_COUNTS = "hall-counts-store"
-HALL_POINTS_DONE = "hall-points-done"
 HALL_SHADE_DONE = "hall-shade-done"
 #: Pattern-matching ids of items drawn in the browser.
 CASE_OPEN = "hall-case-open"
@@ -380,14 +378,12 @@ def layout(**_query: Any) -> Any:
         [
             dcc.Store(id=HALL_LIVE),
             dcc.Store(id=HALL_SEED, data=seed),
-            dcc.Store(id=HALL_VIEW),
             dcc.Store(id=HALL_CONFIG, data=config_for(runtime, lang)),
             dcc.Store(id=HALL_RESYNC),
             dcc.Store(id=HALL_KPI_TICK),
             dcc.Store(id=HALL_DRILL),
             dcc.Store(id=HALL_ACK_RESULT),
             dcc.Store(id=HALL_COUNTS),
-            dcc.Store(id=HALL_POINTS_DONE),
             dcc.Store(id=HALL_SHADE_DONE),
             dcc.Interval(id=HALL_INTERVAL, interval=60_000),
             header,
@@ -563,31 +559,13 @@ def register(app: Dash, runtime: Runtime) -> None:
         alert = hall_rt.acknowledge(current_runtime(), actor, str(trigger["id"]))
         return {"id": trigger["id"], "ok": alert is not None, "at": datetime.now().isoformat()}
 
-    # Clientside: merge live batches into the bounded view, then draw it (assets/hall/hall.js).
+    # Clientside (assets/hall/hall.js): a snapshot replaces the browser's bounded view and is
+    # drawn; live batches are merged and drawn by hall.js itself, without a callback per batch.
     app.clientside_callback(
-        "function(seed, live, view, cfg) { return window.ccHall.merge(seed, live, view, cfg); }",
-        Output(HALL_VIEW, "data"),
-        Input(HALL_SEED, "data"),
-        Input(HALL_LIVE, "data"),
-        State(HALL_VIEW, "data"),
-        State(HALL_CONFIG, "data"),
-    )
-    app.clientside_callback(
-        "function(view, cfg) { return window.ccHall.stream(view, cfg); }",
+        "function(seed, cfg) { return window.ccHall.reseed(seed, cfg); }",
         Output(HALL_STREAM, "children"),
-        Input(HALL_VIEW, "data"),
-        State(HALL_CONFIG, "data"),
-    )
-    app.clientside_callback(
-        "function(view, cfg) { return window.ccHall.alerts(view, cfg); }",
         Output(HALL_ALERTS, "children"),
-        Input(HALL_VIEW, "data"),
-        State(HALL_CONFIG, "data"),
-    )
-    app.clientside_callback(
-        "function(view, cfg) { return window.ccHall.points(view, cfg); }",
-        Output(HALL_POINTS_DONE, "data"),
-        Input(HALL_VIEW, "data"),
+        Input(HALL_SEED, "data"),
         State(HALL_CONFIG, "data"),
     )
     app.clientside_callback(

@@ -46,6 +46,7 @@
     var gap = lastSeq !== null && batch.seq !== lastSeq + 1;
     lastSeq = batch.seq;
     setProps(LIVE, {data: batch});
+    draw(batch.events);
     var figures = false;
     for (var i = 0; i < batch.events.length; i++) {
       var ch = batch.events[i].channel;
@@ -54,6 +55,18 @@
     }
     if (figures) { kpiTick(); }
     if (gap) { resync("gap"); }
+  }
+
+  // Straight into the components (no callback chain per batch): the stream, the alerts when
+  // they changed, and the map points (restyled, throttled).
+  function draw(events) {
+    var hall = window.ccHall;
+    if (!hall.view || !hall.cfg || !document.getElementById("hall-stream")) { return; }
+    var merged = hall.merge(hall.view, events, hall.cfg);
+    hall.view = merged.view;
+    setProps("hall-stream", {children: hall.stream(hall.view, hall.cfg)});
+    if (merged.alertsChanged) { setProps("hall-alerts", {children: hall.alerts(hall.view, hall.cfg)}); }
+    hall.points(hall.view, hall.cfg);
   }
 
   function showMode(ev) {
@@ -107,14 +120,19 @@
   });
 
   // Restyles waiting for the map: the newest per kind wins, applied on the next free tick.
-  var pendingStyles = {}, styleTimer = null, fitted = null;
+  // A map redraw is the dearest thing on the page (WebGL; software-rendered on most walls'
+  // PCs): at most two a second, the first at once, so a burst of events keeps the stream live.
+  var MAP_MIN_INTERVAL_MS = 500;
+  var pendingStyles = {}, styleTimer = null, fitted = null, lastApply = 0;
   function later(kind, update, trace) {
     pendingStyles[kind] = {update: update, trace: trace};
     if (styleTimer) { return; }
-    styleTimer = setTimeout(applyStyles, 0);
+    var wait = Math.max(0, lastApply + MAP_MIN_INTERVAL_MS - Date.now());
+    styleTimer = setTimeout(applyStyles, wait);
   }
   function applyStyles() {
     styleTimer = null;
+    lastApply = Date.now();
     var gd = document.querySelector("#hall-map .js-plotly-plot");
     if (!gd || !window.Plotly || !gd.data || gd.data.length < 2) {
       styleTimer = setTimeout(applyStyles, 100);
@@ -163,34 +181,41 @@
   window.ccHall = {
     received: 0,
     seedSeq: null,
-    merge: function (seed, live, view, cfg) {
-      var ctx = window.dash_clientside.callback_context;
-      var trig = (ctx.triggered && ctx.triggered.length) ? ctx.triggered[0].prop_id : "";
-      var limits = (cfg && cfg.limits) || {cases: 500, alerts: 50};
-      var maxCases = Math.max(limits.cases, limits.points);
-      if (trig.indexOf("hall-seed-store") === 0 || !view) {
-        if (!seed) { return window.dash_clientside.no_update; }
-        window.ccHall.seedSeq = seed.seq;
-        return {cases: (seed.cases || []).slice(0, maxCases), alerts: (seed.alerts || []).slice(0, limits.alerts), rev: 0};
-      }
-      if (!live || !live.events) { return window.dash_clientside.no_update; }
-      var cases = {}, order = [];
+    view: null,
+    cfg: null,
+    // A new snapshot (first render, re-sync, drill-down): replaces the view and draws it.
+    reseed: function (seed, cfg) {
+      if (!seed || !cfg) { return [window.dash_clientside.no_update, window.dash_clientside.no_update]; }
+      var limits = cfg.limits;
+      window.ccHall.cfg = cfg;
+      window.ccHall.seedSeq = seed.seq;
+      var view = {cases: (seed.cases || []).slice(0, Math.max(limits.cases, limits.points)),
+                  alerts: (seed.alerts || []).slice(0, limits.alerts)};
+      window.ccHall.view = view;
+      window.ccHall.points(view, cfg);
+      return [window.ccHall.stream(view, cfg), window.ccHall.alerts(view, cfg)];
+    },
+    // Live events into the bounded view (newest cases by received time, newest alerts first).
+    merge: function (view, events, cfg) {
+      var limits = cfg.limits, maxCases = Math.max(limits.cases, limits.points);
+      var cases = {}, order = [], alertsChanged = false;
       view.cases.forEach(function (c) { cases[c.id] = c; });
-      var alerts = view.alerts.slice();
-      live.events.forEach(function (ev) {
+      var alerts = view.alerts;
+      events.forEach(function (ev) {
         if (ev.case) {
           var c = Object.assign({}, ev.case);
           c.fresh = !cases[c.id];
           cases[c.id] = c;
         }
         if (ev.alert) {
+          alertsChanged = true;
           alerts = alerts.filter(function (a) { return a.id !== ev.alert.id; });
           alerts.unshift(ev.alert);
         }
       });
       Object.keys(cases).forEach(function (k) { order.push(cases[k]); });
       order.sort(byNewest);
-      return {cases: order.slice(0, maxCases), alerts: alerts.slice(0, limits.alerts), rev: (view.rev || 0) + 1};
+      return {view: {cases: order.slice(0, maxCases), alerts: alerts.slice(0, limits.alerts)}, alertsChanged: alertsChanged};
     },
     stream: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }

@@ -119,10 +119,15 @@ def wait_live(driver: webdriver.Chrome, timeout: float = 20) -> None:
             "var e=document.getElementById('hall-conn'); return e && e.getAttribute('data-state') === 'live';"
         )
     )
-    # The first snapshot has been merged and drawn once the stream list exists.
+    # The first snapshot has been drawn once the stream list exists and the map has its traces.
     WebDriverWait(driver, timeout).until(
         lambda d: d.find_elements(
             By.CSS_SELECTOR, "#hall-stream .stream-list, #hall-stream .hall-empty"
+        )
+    )
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(
+            "var g=document.querySelector('#hall-map .js-plotly-plot'); return !!(g && g.data && g.data.length > 1);"
         )
     )
 
