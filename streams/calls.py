@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,7 @@ class CallService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         announce_delay: float = 3.0,
+        ring_timeout: timedelta = callstate.RING_TIMEOUT,
     ) -> None:
         self.engine = engine
         self.registry = registry
@@ -224,6 +225,7 @@ class CallService:
         self.recordings_dir = recordings_dir
         self._clock = clock
         self.announce_delay = announce_delay
+        self.ring_timeout = ring_timeout
         self._lock = threading.RLock()
         self.calls: dict[str, Call] = {}
         self._media: dict[str, CallMedia] = {}
@@ -279,9 +281,7 @@ class CallService:
             self.calls[call.id] = call
             self._callers[call.id] = actor
             self._media[call.id] = CallMedia(call.id, list(stations))
-        timer = threading.Timer(
-            callstate.RING_TIMEOUT.total_seconds() + 0.5, self._expire, [call.id]
-        )
+        timer = threading.Timer(self.ring_timeout.total_seconds() + 0.05, self._expire, [call.id])
         timer.daemon = True
         timer.start()
         self._timers[call.id] = timer
@@ -338,11 +338,14 @@ class CallService:
 
     def _expire(self, call_id: str) -> None:
         try:
-            call = self._update(call_id, lambda c: callstate.expire(c, self._clock()))
+            call = self._update(
+                call_id, lambda c: callstate.expire(c, self._clock(), self.ring_timeout)
+            )
         except Exception:
-            return
-        if call.state is CallState.ENDED:
-            self._end(call)
+            return  # already ended or answered in the meantime
+        caller = self._callers.get(call_id)
+        if call.state is CallState.ENDED and caller is not None:
+            self._after_change(caller, call)
 
     def _after_change(self, actor: Actor, call: Call) -> None:
         if call.state is CallState.ENDED:
@@ -405,8 +408,11 @@ class CallService:
         call = self._update(call_id, lambda c: replace(c, recording=True))
         media = self._media[call_id]
         parties = [COMMANDER] + [leg.station_id for leg in call.legs]
+        labels = [f"Commander {call.commander_name}"] + [
+            self.registry.get(leg.station_id).name_en for leg in call.legs
+        ]
         recorder = CallRecorder(
-            self.recordings_dir, call_id, parties, start_delay=self.announce_delay
+            self.recordings_dir, call_id, parties, start_delay=self.announce_delay, labels=labels
         )
         self._recorders[call_id] = recorder
 

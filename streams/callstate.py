@@ -139,14 +139,14 @@ def hang_up(call: Call, now: datetime) -> Call:
     return _finish(replace(call, legs=legs, hung_up=True), now)
 
 
-def expire(call: Call, now: datetime) -> Call:
-    """Mark legs ringing longer than ``RING_TIMEOUT`` as missed."""
+def expire(call: Call, now: datetime, timeout: timedelta = RING_TIMEOUT) -> Call:
+    """Mark legs ringing longer than ``timeout`` as missed."""
     out = call
     for leg in call.legs:
         if (
             leg.state is LegState.RINGING
             and leg.changed_at is not None
-            and now - leg.changed_at >= RING_TIMEOUT
+            and now - leg.changed_at >= timeout
             and out.state is not CallState.ENDED
         ):
             out = leg_event(out, leg.station_id, "timeout", now)

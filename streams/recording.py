@@ -37,15 +37,24 @@ def grid_shape(parties: int) -> tuple[int, int]:
     return cols, rows
 
 
-def mosaic(cells: list[NDArray[np.uint8] | None], cols: int, rows: int) -> NDArray[np.uint8]:
-    """Place BGR cells (already CELL-sized, ``None`` = dark) in a grid. Pure."""
+def mosaic(
+    cells: list[NDArray[np.uint8] | None],
+    cols: int,
+    rows: int,
+    labels: list[str] | None = None,
+) -> NDArray[np.uint8]:
+    """Place BGR cells (already CELL-sized, ``None`` = dark) in a grid, each with its label
+    (ASCII: OpenCV's fonts have no CJK glyphs). Pure."""
     w, h = CELL
     out = np.full((rows * h, cols * w, 3), 24, np.uint8)
     for i, cell in enumerate(cells):
-        if cell is None:
-            continue
         r, c = divmod(i, cols)
-        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = cell
+        if cell is not None:
+            out[r * h : (r + 1) * h, c * w : (c + 1) * w] = cell
+        if labels and i < len(labels) and labels[i]:
+            org = (c * w + 6, (r + 1) * h - 8)
+            cv2.putText(out, labels[i], org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3)
+            cv2.putText(out, labels[i], org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
     return out
 
 
@@ -79,12 +88,18 @@ class CallRecorder:
     """Records the parties of a call into ``<dir>/call-<id>-<time>.webm``."""
 
     def __init__(
-        self, directory: Path, call_id: str, parties: list[str], start_delay: float = 3.0
+        self,
+        directory: Path,
+        call_id: str,
+        parties: list[str],
+        start_delay: float = 3.0,
+        labels: list[str] | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.path = directory / f"call-{call_id}-{stamp}.webm"
         self.parties = parties
+        self.labels = labels or parties
         self._start_delay = start_delay
         self._video: dict[str, av.VideoFrame] = {}
         self._audio: dict[str, deque[NDArray[np.int16]]] = {p: deque(maxlen=100) for p in parties}
@@ -175,7 +190,7 @@ class CallRecorder:
                 for party in self.parties:
                     frame = self._video.get(party)
                     cells.append(_video_to_bgr(frame) if frame is not None else None)
-                img = mosaic(cells, cols, rows)
+                img = mosaic(cells, cols, rows, self.labels)
                 yuv = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
                 vframe = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
                 vframe.pts = self.frames

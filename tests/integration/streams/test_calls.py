@@ -307,3 +307,37 @@ def test_conference_of_two_stations_recorded_until_hang_up(tmp_path: Path) -> No
             assert sum(1 for _ in container.decode(video=0)) >= 5
     finally:
         web.shutdown(app)
+
+
+def test_an_unanswered_ring_is_missed(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from streams.calls import CallService
+    from streams.caselink import MemoryCaseLink
+    from streams.engine import StreamEngine
+    from streams.registry import Camera, CameraRegistry
+    from tests.integration.streams.apptools import ACTORS, CAMERAS
+
+    registry = CameraRegistry([Camera.model_validate(c) for c in CAMERAS])
+    engine = StreamEngine(registry).start()
+    sent: list[tuple[str, dict[str, Any], list[str]]] = []
+    link = MemoryCaseLink()
+    service = CallService(
+        engine,
+        registry,
+        lambda e, p, r: sent.append((e, p, r)),
+        link,
+        tmp_path,
+        ring_timeout=timedelta(seconds=0.2),
+    )
+    try:
+        call = service.create(ACTORS["commander"], [STATION], case_id=4)
+        deadline = time.monotonic() + 5
+        while service.calls[call.id].state.value != "ended" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ended = service.calls[call.id]
+        assert ended.state.value == "ended" and ended.legs[0].state.value == "missed"
+        assert sent[-1][0] == "call_state" and f"station:{STATION}" in sent[-1][2]
+        assert [k for _, k, _ in link.events] == ["video_call_started", "video_call_ended"]
+    finally:
+        engine.stop()
