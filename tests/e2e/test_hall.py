@@ -266,3 +266,25 @@ def test_screenshots_at_wall_sizes(
         chrome.save_screenshot(str(artifacts_dir / f"hall_{width}x{height}.png"))
         assert overflow <= 0, f"the hall scrolls by {overflow}px at {width}x{height}"
         assert chrome.find_elements(By.CSS_SELECTOR, "#hall-kpi .kpi-tile")
+
+
+def test_wartime_banner_and_stale_session(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    rt = runtime_of(app)
+    make_users(app)
+    sign_in(chrome, live_server, "duty")
+    rt.bus.publish(channels.MODE, {"mode": "wartime", "title": "疫情防控战时机制已启动"})
+    WebDriverWait(chrome, 5).until(
+        lambda d: "战时机制" in d.find_element(By.ID, "hall-banner").text
+    )
+    assert chrome.find_element(By.ID, "hall-banner").get_attribute("data-mode") == "wartime"
+    # The user's tokens and sessions are revoked: the next data call sends the wall to login.
+    from dispatch.db.models import User
+
+    with rt.session_factory.begin() as db:
+        user = db.query(User).filter_by(username="duty").one()
+        user.token_generation += 1
+    chrome.execute_script("window.dash_clientside.set_props('hall-kpi-tick', {data: Date.now()});")
+    WebDriverWait(chrome, 10).until(lambda d: "/login" in d.current_url)
+    assert "next=" in chrome.current_url

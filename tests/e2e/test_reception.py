@@ -101,6 +101,21 @@ def test_intake_end_to_end(app: Flask, live_server: str, chrome: webdriver.Chrom
     detail = api(live_server, "GET", f"/api/v1/cases/{found[0]['id']}", None, token)
     assert detail["parties"][0]["id_number"] == GOOD_ID[:6] + "*" * 10 + GOOD_ID[-2:]
 
+    # The case card: masked parties, and only the actions the duty officer may take now.
+    chrome.find_element(By.ID, "reception-open-case").click()
+    WebDriverWait(chrome, 20).until(lambda d: d.find_elements(By.ID, f"case-card-{found[0]['id']}"))
+    card = chrome.find_element(By.ID, f"case-card-{found[0]['id']}").text
+    assert "张*" in card and GOOD_ID not in card and "分流督办" in card
+    assert not chrome.find_elements(By.CSS_SELECTOR, "button[id*='archive']")
+    chrome.find_element(By.CSS_SELECTOR, "button[id*='start_mediation']").click()
+    WebDriverWait(chrome, 10).until(
+        lambda d: "调解化解" in d.find_element(By.ID, f"case-card-{found[0]['id']}").text
+    )
+    assert (
+        api(live_server, "GET", f"/api/v1/cases/{found[0]['id']}", None, token)["state"]
+        == "mediation"
+    )
+
 
 def test_errors_next_to_fields_and_nothing_lost(
     app: Flask, live_server: str, chrome: webdriver.Chrome
