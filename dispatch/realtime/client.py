@@ -57,7 +57,7 @@ class FieldClient:
         token: str,
         on_assignment: OnAssignment | None = None,
         lang: str = "zh-CN",
-        ack_interval: float = 0.02,
+        ack_interval: float = 0.1,
         reconnection: bool = True,
     ) -> None:
         self.base_url = base_url
@@ -123,7 +123,7 @@ class FieldClient:
             if new:
                 self._seen.add(seq)
                 self.messages[seq] = message
-                self.received_at[seq] = time.perf_counter()
+                self.received_at[seq] = time.time()
                 while self._high + 1 in self._seen:
                     self._high += 1
         if new and self.on_assignment is not None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,22 +68,57 @@ def backoff(attempts: int) -> timedelta:
 
 def recipients(session: Session, assignment: Assignment) -> list[int]:
     """Ids of the active users an assignment is addressed to (every member of the target)."""
-    kind = TargetKind(assignment.target_kind)
-    stmt = select(User.id).where(User.active.is_(True))
-    if kind is TargetKind.DEPARTMENT:
-        stmt = stmt.where(User.department_id == assignment.target_id)
-    elif kind is TargetKind.TEAM:
-        stmt = stmt.where(User.team_id == assignment.target_id)
-    else:
-        stmt = stmt.where(User.id == assignment.target_id)
-    return list(session.scalars(stmt.order_by(User.id)))
+    return _recipients_of(session, [(assignment.target_kind, assignment.target_id)])[
+        (assignment.target_kind, assignment.target_id)
+    ]
 
 
-def _allocate(session: Session, user_id: int) -> int:
-    """The next sequence number of ``user_id``, taken under the cursor row's lock."""
+def _recipients_of(
+    session: Session, targets: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], list[int]]:
+    """Members of each (kind, id) target, one query for all of them."""
+    wanted = set(targets)
+    found: dict[tuple[str, int], list[int]] = {t: [] for t in wanted}
+    by_kind: dict[TargetKind, set[int]] = {}
+    for kind, target_id in wanted:
+        by_kind.setdefault(TargetKind(kind), set()).add(target_id)
+    clauses = []
+    for kind, ids in by_kind.items():
+        column = {
+            TargetKind.DEPARTMENT: User.department_id,
+            TargetKind.TEAM: User.team_id,
+        }.get(kind, User.id)
+        clauses.append(column.in_(ids))
+    rows = session.execute(
+        select(User.id, User.department_id, User.team_id)
+        .where(User.active.is_(True), or_(*clauses))
+        .order_by(User.id)
+    ).all()
+    for user_id, department_id, team_id in rows:
+        for key, value in (
+            ((TargetKind.DEPARTMENT.value, department_id), department_id),
+            ((TargetKind.TEAM.value, team_id), team_id),
+            ((TargetKind.MEDIATOR.value, user_id), user_id),
+            ((TargetKind.GRID_WORKER.value, user_id), user_id),
+        ):
+            if value is not None and key in found:
+                found[key].append(user_id)
+    return found
+
+
+def _allocate(session: Session, counts: dict[int, int]) -> dict[int, int]:
+    """Reserve ``counts[user]`` sequence numbers per user; returns each user's first new seq.
+
+    The cursor rows are locked in user order (PostgreSQL), so two transactions writing to
+    overlapping sets of users queue up instead of deadlocking; the commit order then matches
+    the seq order for every user.
+    """
+    if not counts:
+        return {}
+    users = sorted(counts)
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        # Both dialects offer INSERT ... ON CONFLICT DO NOTHING: creating the cursor cannot race.
+        # Both dialects offer INSERT ... ON CONFLICT DO NOTHING: creating a cursor cannot race.
         module: Any
         if dialect == "postgresql":
             from sqlalchemy.dialects import postgresql as module
@@ -91,28 +126,41 @@ def _allocate(session: Session, user_id: int) -> int:
             from sqlalchemy.dialects import sqlite as module
         session.execute(
             module.insert(DeliveryCursor)
-            .values(user_id=user_id, last_seq=0)
+            .values([{"user_id": u, "last_seq": 0} for u in users])
             .on_conflict_do_nothing(index_elements=["user_id"])
         )
-    elif session.get(DeliveryCursor, user_id) is None:
-        session.execute(insert(DeliveryCursor).values(user_id=user_id, last_seq=0))
-    seq = session.execute(
+    else:
+        present = set(
+            session.scalars(select(DeliveryCursor.user_id).where(DeliveryCursor.user_id.in_(users)))
+        )
+        missing = [{"user_id": u, "last_seq": 0} for u in users if u not in present]
+        if missing:
+            session.execute(insert(DeliveryCursor), missing)
+    if dialect == "postgresql":
+        session.execute(
+            select(DeliveryCursor.user_id)
+            .where(DeliveryCursor.user_id.in_(users))
+            .order_by(DeliveryCursor.user_id)
+            .with_for_update()
+        ).all()
+    step = case(counts, value=DeliveryCursor.user_id)
+    rows = session.execute(
         update(DeliveryCursor)
-        .where(DeliveryCursor.user_id == user_id)
-        .values(last_seq=DeliveryCursor.last_seq + 1)
-        .returning(DeliveryCursor.last_seq)
+        .where(DeliveryCursor.user_id.in_(users))
+        .values(last_seq=DeliveryCursor.last_seq + step)
+        .returning(DeliveryCursor.user_id, DeliveryCursor.last_seq)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return int(seq)
+    ).all()
+    return {int(user_id): int(last) - counts[int(user_id)] + 1 for user_id, last in rows}
 
 
 def payload_for(session: Session, assignment: Assignment, kind: str) -> dict[str, Any]:
     """What a field client sees of an assignment and its case (masked case summary)."""
-    case = session.get(Case, assignment.case_id)
+    case_row = session.get(Case, assignment.case_id)
     return {
         "kind": kind,
         "assignment": assignment_service.summary(assignment),
-        "case": case_service.summary(case) if case is not None else None,
+        "case": case_service.summary(case_row) if case_row is not None else None,
     }
 
 
@@ -127,24 +175,65 @@ def enqueue(
 
     The rows are pushed after the session commits (see :func:`install`).
     """
-    users = list(only) if only is not None else recipients(session, assignment)
-    payload = payload_for(session, assignment, kind)
-    written: list[Pushed] = []
-    for user_id in users:
-        seq = _allocate(session, user_id)
-        session.add(
-            Delivery(
-                assignment_id=assignment.id,
-                recipient_id=user_id,
-                seq=seq,
-                kind=kind,
-                payload=payload,
-                created_at=now,
-                attempts=1,
-                next_attempt_at=now + backoff(1),
+    return enqueue_many(session, [(assignment, kind)], now, only)
+
+
+def enqueue_many(
+    session: Session,
+    items: Sequence[tuple[Assignment, str]],
+    now: datetime,
+    only: Iterable[int] | None = None,
+) -> list[Pushed]:
+    """Deliveries for several assignment changes in a handful of statements, whatever the count."""
+    if not items:
+        return []
+    members = (
+        {}
+        if only is not None
+        else _recipients_of(session, [(a.target_kind, a.target_id) for a, _ in items])
+    )
+    fixed = list(only) if only is not None else None
+    plan: list[tuple[int, int, dict[str, Any]]] = []
+    case_summaries: dict[int, dict[str, Any] | None] = {}
+    for assignment, kind in items:
+        if assignment.case_id not in case_summaries:
+            case_row = session.get(Case, assignment.case_id)
+            case_summaries[assignment.case_id] = (
+                case_service.summary(case_row) if case_row is not None else None
             )
+        payload = {
+            "kind": kind,
+            "assignment": assignment_service.summary(assignment),
+            "case": case_summaries[assignment.case_id],
+        }
+        targets = (
+            fixed if fixed is not None else members[(assignment.target_kind, assignment.target_id)]
+        )
+        plan.extend((user_id, assignment.id, payload) for user_id in targets)
+    counts: dict[int, int] = {}
+    for user_id, _, _ in plan:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    next_seq = _allocate(session, counts)
+    rows: list[dict[str, Any]] = []
+    written: list[Pushed] = []
+    for user_id, assignment_id, payload in plan:
+        seq = next_seq[user_id]
+        next_seq[user_id] = seq + 1
+        rows.append(
+            {
+                "assignment_id": assignment_id,
+                "recipient_id": user_id,
+                "seq": seq,
+                "kind": payload["kind"],
+                "payload": payload,
+                "created_at": now,
+                "attempts": 1,
+                "next_attempt_at": now + backoff(1),
+            }
         )
         written.append(Pushed(user_id, seq, payload))
+    if rows:
+        session.execute(insert(Delivery), rows)
     session.info.setdefault(_WRITTEN, []).extend(written)
     return written
 
@@ -183,9 +272,7 @@ def install(
         # Writing deliveries flushes again; loop until no flush notes another assignment.
         while session.info.get(_NOTED):
             noted: dict[int, tuple[Assignment, str]] = session.info.pop(_NOTED)
-            now = clock()
-            for assignment, kind in noted.values():
-                enqueue(session, assignment, kind, now)
+            enqueue_many(session, list(noted.values()), clock())
             session.flush()
 
     @event.listens_for(factory, "after_commit")
