@@ -1,0 +1,507 @@
+"""Bench: assignments delivered and acknowledged per second, beside raw python-socketio emit/ack.
+
+One run, two server processes on this machine (threading mode, the embedded default), the same
+field clients process for both:
+
+1. **Raw baseline**: a bare Flask-SocketIO server emits messages of the same size as a delivery
+   to ``--clients`` python-socketio clients with an ack callback (emit-with-ack), round robin,
+   first paced at ``--rate`` messages/s, then as fast as it can.
+2. **Dispatcher**: the app factory with the /field namespace on a fresh database. A dispatcher
+   summons grid workers over the REST API (``POST /cases/<id>/assignments``, 10 targets a call,
+   each call one transaction writing assignments, timeline events, audit rows and deliveries);
+   each of ``--clients`` ``FieldClient`` phones receives, de-duplicates and acknowledges
+   (batched ``ack`` events, written in batches by the delivery hub). Paced at ``--rate``
+   assignments/s, then as fast as the dispatcher can post.
+
+Latency is one way, from the assignment's ``offered_at`` (taken inside the summoning transaction,
+before its commit) or the raw message's send time to the moment the phone has it. Throughput is
+deliveries acknowledged (written to the database for the dispatcher; ack callbacks run for the
+baseline) per second over the phase. Bounded: four phases of ``--seconds`` plus start-up, well
+under 60 s by default.
+
+    .venv/bin/python -m bench.dispatch_throughput --clients 50 --rate 500 --seconds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-" + "x" * 40
+TARGETS_PER_CALL = 10
+PAYLOAD_BYTES = 1500
+WINDOW = 200  # raw flat-out phase: messages in flight at most  # about the size of a delivery (assignment + case summary) as JSON
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(at(0.99) * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def close_all(closers: list[Any]) -> None:
+    """Close clients in parallel: each python-socketio disconnect waits for the server."""
+    threads = [threading.Thread(target=c) for c in closers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_healthy(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+# ------------------------------------------------------------------------------------------
+# The raw baseline server (run as a subprocess: --serve-raw PORT)
+# ------------------------------------------------------------------------------------------
+def serve_raw(port: int) -> None:
+    from flask import Flask, request
+    from flask_socketio import SocketIO
+
+    app = Flask(__name__)
+    sio = SocketIO(app, async_mode="threading")
+    sids: list[str] = []
+
+    @sio.on("connect", namespace="/raw")
+    def _connect() -> None:
+        sids.append(request.sid)  # type: ignore[attr-defined]
+
+    @sio.on("go", namespace="/raw")
+    def _go(data: dict[str, Any]) -> dict[str, Any]:
+        rate, seconds = float(data["rate"]), float(data["seconds"])
+        pad = "x" * PAYLOAD_BYTES
+        acks: list[float] = []
+        lock = threading.Lock()
+
+        def acked(*_args: Any) -> None:
+            with lock:
+                acks.append(time.perf_counter())
+
+        start = time.perf_counter()
+        sent = 0
+        while (now := time.perf_counter()) - start < seconds:
+            # Paced: at ``rate``; flat out: closed loop with at most WINDOW messages unacked,
+            # the most a server can sustain without an ever-growing queue.
+            if (rate and sent >= rate * (now - start)) or (not rate and sent - len(acks) >= WINDOW):
+                time.sleep(0.0005)
+                continue
+            sio.emit(
+                "msg",
+                {"t": time.time(), "pad": pad},
+                to=sids[sent % len(sids)],
+                namespace="/raw",
+                callback=acked,
+            )
+            sent += 1
+        deadline = time.perf_counter() + 10
+        while len(acks) < sent and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        end = max(acks) if acks else time.perf_counter()
+        return {"sent": sent, "acked": len(acks), "elapsed": end - start}
+
+    sio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def run_raw(port: int, clients: int, rate: float, seconds: float) -> dict[str, Any]:
+    import socketio
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    conns = []
+
+    def on_msg(data: dict[str, Any]) -> bool:
+        with lock:
+            latencies.append(time.time() - data["t"])
+        return True  # the ack
+
+    for _ in range(clients):
+        client = socketio.Client()
+        client.on("msg", on_msg, namespace="/raw")
+        client.connect(f"http://127.0.0.1:{port}", namespaces=["/raw"], transports=["websocket"])
+        conns.append(client)
+    result: dict[str, Any] = conns[0].call(
+        "go", {"rate": rate, "seconds": seconds}, namespace="/raw", timeout=seconds + 30
+    )
+    close_all([c.shutdown for c in conns])
+    result["rate_per_s"] = round(result["acked"] / result["elapsed"], 1)
+    result["latency"] = percentiles(latencies)
+    return result
+
+
+# ------------------------------------------------------------------------------------------
+# The dispatcher
+# ------------------------------------------------------------------------------------------
+SERVER = """
+from config.settings import load_settings
+from console.app import create_app
+settings = load_settings()
+app = create_app(settings, extensions=("dispatch.realtime.field",))
+app.extensions["socketio"].run(app, host="127.0.0.1", port=settings.port,
+                               allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+"""
+
+
+def seed(database_url: str, tmp: Path, clients: int) -> dict[str, Any]:
+    """Regions, ``clients`` grid workers, a commander and a few cases ready for triage."""
+    from sqlalchemy import select
+
+    from config.settings import load_settings
+    from console.app import create_app
+    from console.auth import issue_token
+    from dispatch.db.models import Region, User
+    from dispatch.db.schema import upgrade
+    from dispatch.services import cases, users
+    from dispatch.services.users import actor_for
+
+    (tmp / "app.yaml").touch()
+    settings = load_settings(
+        config_file=tmp / "app.yaml",
+        database_url=database_url,
+        data_dir=tmp / "data",
+        secret_key=SECRET,
+        simulator=False,
+        streams_enabled=False,
+    )
+    upgrade(database_url)
+    app = create_app(settings, extensions=())
+    runtime = app.extensions["cc"]
+    township = next(r for r in runtime.regions if r.level.value == "township").code
+    with runtime.session_factory.begin() as db:
+        if db.scalar(select(Region.code).limit(1)) is None:
+            for r in runtime.regions:
+                db.add(
+                    Region(
+                        code=r.code,
+                        name_zh=r.name_zh,
+                        name_en=r.name_en,
+                        level=r.level.value,
+                        parent_code=r.parent,
+                        city_code=runtime.regions.city.code,
+                        lon=r.centroid[0],
+                        lat=r.centroid[1],
+                    )
+                )
+            db.flush()
+        commander = users.create_user(
+            db,
+            runtime.deps,
+            None,
+            {
+                "username": "bench-commander",
+                "password": "bench-pass-1",
+                "role": "commander",
+                "region_code": runtime.regions.city.code,
+            },
+        )
+        now = runtime.deps.now()
+        workers = [
+            User(
+                username=f"bench-worker-{i}",
+                display_name=f"网格员{i}",
+                password_hash=commander.password_hash,
+                role="grid_worker",
+                region_code=township,
+                active=True,
+                token_generation=0,
+                created_at=now,
+            )
+            for i in range(clients)
+        ]
+        db.add_all(workers)
+        db.flush()
+        actor = actor_for(commander, runtime.deps)
+        case_ids = [
+            cases.create_case(
+                db,
+                runtime.deps,
+                actor,
+                {
+                    "title": f"压测纠纷{i}",
+                    "category": "neighbour",
+                    "source": "grid",
+                    "region_code": township,
+                    "level": "township",
+                    "route_to": "triage",
+                },
+            ).id
+            for i in range(8)
+        ]
+        out = {
+            "commander": issue_token(runtime, commander),
+            "workers": [(w.id, issue_token(runtime, w)) for w in workers],
+            "cases": case_ids,
+        }
+    runtime.stop()
+    return out
+
+
+def summon(base: str, token: str, case_id: int, user_ids: list[int]) -> None:
+    body = json.dumps({"targets": [{"kind": "grid_worker", "id": u} for u in user_ids]}).encode()
+    request = urllib.request.Request(
+        f"{base}/api/v1/cases/{case_id}/assignments",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def acked_count(database_url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from dispatch.db.models import Delivery
+    from dispatch.db.session import normalise_url
+
+    engine = create_engine(normalise_url(database_url))
+    with engine.connect() as conn:
+        n = conn.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.acked_at.is_not(None))
+        )
+    engine.dispose()
+    return int(n or 0)
+
+
+def run_dispatcher(
+    base: str,
+    world: dict[str, Any],
+    phones: list[Any],
+    database_url: str,
+    rate: float,
+    seconds: float,
+    producers: int = 3,
+) -> dict[str, Any]:
+    user_ids = [uid for uid, _ in world["workers"]]
+    before_received = sum(len(p.messages) for p in phones)
+    before_acked = acked_count(database_url)
+    for p in phones:
+        p.received_at.clear()
+    calls = 0
+    lock = threading.Lock()
+    start = time.perf_counter()
+    per_call = TARGETS_PER_CALL
+
+    def produce(index: int) -> None:
+        nonlocal calls
+        i = index
+        while (now := time.perf_counter()) - start < seconds:
+            with lock:
+                if rate and calls * per_call >= rate * (now - start):
+                    wait = True
+                else:
+                    wait = False
+                    calls += 1
+                    n = calls
+            if wait:
+                time.sleep(0.002)
+                continue
+            first = (n * per_call) % len(user_ids)
+            targets = [user_ids[(first + k) % len(user_ids)] for k in range(per_call)]
+            summon(base, world["commander"], world["cases"][i % len(world["cases"])], targets)
+            i += producers
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(producers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    made = calls * per_call
+    deadline = time.perf_counter() + 20
+    while time.perf_counter() < deadline:
+        got = sum(len(p.messages) for p in phones) - before_received
+        if got >= made:
+            break
+        time.sleep(0.02)
+    received_end = time.perf_counter()
+    # Acknowledgements are written by the hub in batches: wait for the last ones to land.
+    while time.perf_counter() < deadline and acked_count(database_url) - before_acked < made:
+        time.sleep(0.05)
+    acked_end = time.perf_counter()
+    acked = acked_count(database_url) - before_acked
+    latencies: list[float] = []
+    for p in phones:
+        for seq, at in list(p.received_at.items()):
+            message = p.messages[seq]
+            offered = datetime.fromisoformat(message["assignment"]["offered_at"]).timestamp()
+            latencies.append(at - offered)  # both wall-clock times on this machine
+    return {
+        "assignments": made,
+        "received": sum(len(p.messages) for p in phones) - before_received,
+        "acked": acked,
+        "rate_per_s": round(acked / (acked_end - start), 1),
+        "received_rate_per_s": round(made / (received_end - start), 1),
+        "latency": percentiles(latencies),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=500, help="paced phase: per second")
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_raw:
+        serve_raw(args.serve_raw)
+        return
+
+    from dispatch.realtime.client import FieldClient
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
+    pg_name = f"cc_bench_dispatch_{os.getpid()}"
+    if args.backend == "sqlite":
+        database_url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        from bench.common import _pg_admin, pg_url
+
+        with _pg_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{pg_name}"'.encode())
+        database_url = pg_url(pg_name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
+    procs: list[subprocess.Popen[bytes]] = []
+    results: dict[str, Any] = {"clients": args.clients, "backend": args.backend}
+    try:
+        log("seeding")
+        world = seed(database_url, tmp, args.clients)
+        raw_port, port = free_port(), free_port()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.dispatch_throughput", "--serve-raw", str(raw_port)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        server_env = {
+            **env,
+            "CC_DATABASE_URL": database_url,
+            "CC_DATA_DIR": str(tmp / "data"),
+            "CC_SECRET_KEY": SECRET,
+            "CC_SIMULATOR": "false",
+            "CC_STREAMS_ENABLED": "false",
+            "CC_PORT": str(port),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", SERVER],
+                cwd=REPO_ROOT,
+                env=server_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{base}/healthz")
+        wait_for_raw = time.monotonic() + 20
+        while True:
+            try:
+                import socket
+
+                with socket.create_connection(("127.0.0.1", raw_port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > wait_for_raw:
+                    raise
+                time.sleep(0.1)
+
+        log("servers up; raw baseline")
+        results["raw_paced"] = run_raw(raw_port, args.clients, args.rate, args.seconds)
+        results["raw_max"] = run_raw(raw_port, args.clients, 0, args.seconds)
+
+        log("raw done; connecting phones")
+        phones = [FieldClient(base, token).connect() for _, token in world["workers"]]
+        try:
+            results["dispatch_paced"] = run_dispatcher(
+                base, world, phones, database_url, args.rate, args.seconds
+            )
+            log("dispatch paced done")
+            results["dispatch_max"] = run_dispatcher(
+                base, world, phones, database_url, 0, args.seconds
+            )
+        finally:
+            close_all([p.close for p in phones])
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if args.backend == "postgresql":
+            from bench.common import _pg_admin
+
+            with _pg_admin() as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'.encode())
+
+    paced, raw_paced = results["dispatch_paced"], results["raw_paced"]
+    top, raw_top = results["dispatch_max"], results["raw_max"]
+    results["ratio_max_rate"] = round(top["rate_per_s"] / raw_top["rate_per_s"], 3)
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+    print()
+    print(f"{'phase':<16}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}")
+    for name, r in (
+        ("raw paced", raw_paced),
+        ("dispatch paced", paced),
+        ("raw max", raw_top),
+        ("dispatch max", top),
+    ):
+        lat = r["latency"]
+        print(
+            f"{name:<16}{r['rate_per_s']:>10}{lat.get('p50_ms', '-'):>10}{lat.get('p99_ms', '-'):>10}{lat.get('n', 0):>8}"
+        )
+    print(
+        f"\ndispatch max / raw max = {results['ratio_max_rate']}  "
+        f"(targets: >= 500/s sustained, p99 <= 250 ms paced, ratio >= 0.5)"
+    )
+
+
+if __name__ == "__main__":
+    main()
