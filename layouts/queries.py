@@ -8,7 +8,7 @@ grow with the number of cases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -122,14 +122,30 @@ def open_by_township(session: Session, scope: Scope, regions: RegionTree) -> dic
 
 
 def period_bounds(now: datetime) -> dict[str, tuple[datetime, datetime]]:
-    """[start, now) of today, this month and this year in local time."""
+    """[start, end) of today, this month and this year in local time, ``end`` the next midnight.
+
+    Whole local days let the summary read only the rollups (a range ending mid-day makes it
+    scan the cases of that day, which grows with the case count). Nothing is received or closed
+    after ``now``, so the counts equal those up to ``now``; the one figure that looks ahead,
+    overdue, is counted at ``now`` separately (:func:`overdue_at`).
+    """
     local = now.astimezone(LOCAL_TZ)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = midnight + timedelta(days=1)  # Asia/Shanghai has no daylight saving time
     return {
-        "today": (midnight, now),
-        "month": (midnight.replace(day=1), now),
-        "year": (midnight.replace(month=1, day=1), now),
+        "today": (midnight, tomorrow),
+        "month": (midnight.replace(day=1), tomorrow),
+        "year": (midnight.replace(month=1, day=1), tomorrow),
     }
+
+
+def overdue_at(session: Session, scope: Scope, now: datetime) -> int:
+    """Open cases past their finish deadline at ``now`` (the KPI definition), by index."""
+    stmt = case_service.scoped(
+        select(func.count()).select_from(Case).where(Case.state.in_(_OPEN), Case.finish_by < now),
+        scope,
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 def year_before(moment: datetime) -> datetime:
@@ -156,11 +172,17 @@ class PeriodFigures:
 def kpi_periods(
     session: Session, scope: Scope, regions: RegionTree, now: datetime
 ) -> list[PeriodFigures]:
-    """Summary figures for today, this month and this year, with last year's same period."""
+    """Summary figures for today, this month and this year, with last year's same period.
+
+    Last year's period covers the same local days (whole days: "today" is compared with the
+    whole of the same day a year ago).
+    """
     area = rollup_scope(scope, regions)
+    overdue_now = overdue_at(session, area, now)
     out = []
     for period, (start, end) in period_bounds(now).items():
-        current = stats.summary(session, area, start, end)
+        current = replace(stats.summary(session, area, start, end), overdue=overdue_now)
+        # A year ago, overdue is read from the rollups at the end of that day.
         previous = stats.summary(session, area, year_before(start), year_before(end))
         out.append(PeriodFigures(period, current, previous))
     return out

@@ -115,3 +115,25 @@ def test_case_card_actions_follow_the_role(app: Flask, people: None) -> None:
     text = str(body.to_plotly_json())
     assert "开始调解" in text and "张*" in text and "138****5678" in text
     assert "13812345678" not in text
+
+
+def test_tiles_match_the_summary_contract_up_to_now(app: Flask, people: None) -> None:
+    """Whole-day reads (rollups only) give the figures of [start, now) of the stats contract."""
+    from dataclasses import asdict
+    from datetime import timedelta
+
+    from dispatch.domain.codes import Level
+    from dispatch.domain.jurisdiction import Scope
+    from dispatch.services import stats
+    from layouts import queries
+
+    rt = app.extensions["cc"]
+    now = rt.deps.now()
+    with rt.session_factory.begin() as db:
+        seed.seed_demo(db, rt.deps, rt.regions, rt.reference, 3000, now - timedelta(minutes=5))
+    scope = Scope(Level.CITY, CITY)
+    with rt.session_factory() as db:
+        periods = queries.kpi_periods(db, scope, rt.regions, now)
+        for pf in periods:
+            start = queries.period_bounds(now)[pf.period][0]
+            assert asdict(pf.current) == asdict(stats.summary(db, scope, start, now)), pf.period
