@@ -135,11 +135,27 @@ class HallHub:
                 seq = self._seq.get(room, 0) + 1
                 self._seq[room] = seq
                 batches.append((room, {"seq": seq, "events": events}))
-        socketio = self.runtime.socketio
         for room, batch in batches:
-            socketio.emit(BATCH_EVENT, batch, to=room, namespace=NAMESPACE)
+            self._send(room, batch)
         self.emitted_batches += len(batches)
         return len(batches)
+
+    def _send(self, room: str, batch: dict[str, Any]) -> None:
+        """Deliver to this process's displays only.
+
+        Every web process's hub hears every bus event (Redis bus when scaled out), so each one
+        serves its own connections; going through the Socket.IO message queue as well would
+        deliver each batch once per process, with clashing sequence numbers.
+        """
+        socketio = self.runtime.socketio
+        server = getattr(socketio, "server", None)
+        manager = getattr(server, "manager", None)
+        if manager is None:
+            socketio.emit(BATCH_EVENT, batch, to=room, namespace=NAMESPACE)
+            return
+        from socketio.manager import Manager
+
+        Manager.emit(manager, BATCH_EVENT, batch, NAMESPACE, to=room)
 
     def run(self) -> None:
         while not self._stop.is_set():

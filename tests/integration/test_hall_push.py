@@ -182,3 +182,67 @@ def test_alert_acknowledge_is_scoped() -> None:
     assert hub.alerts(Scope(Level.CITY, CITY))[0]["level"] == "blue"  # unknown level: lowest
     assert hub.alerts(Scope(Level.TOWNSHIP, TOWN_A)) == []
     assert [a["id"] for a in hub.alerts(Scope(Level.TOWNSHIP, TOWN_B))] == ["a1"]
+
+
+@SQLITE_ONLY
+def test_two_web_processes_on_redis_deliver_each_batch_once(
+    app_factory: Any, redis_url: str, sio_client_factory: Any
+) -> None:
+    """Scaled out: two apps share the Redis bus and Socket.IO queue; each display gets every
+    event once, in consecutive batches, whichever process it is connected to."""
+    import socketio as sio_lib
+    from werkzeug.serving import make_server
+
+    from tests.conftest import free_port
+
+    first = app_factory(redis_url=redis_url)
+    second = app_factory(redis_url=redis_url)
+    rt = first.extensions["cc"]
+    with rt.session_factory.begin() as db:
+        seed.seed_reference(db, rt.regions, rt.reference)
+    add_user(first, "duty", "duty_officer", CITY)
+    servers = []
+    inboxes = []
+    clients = []
+    try:
+        for app in (first, second):
+            port = free_port()
+            server = make_server("127.0.0.1", port, app, threaded=True)
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            ).start()
+            servers.append(server)
+            inbox = Inbox()
+            client = sio_lib.Client(reconnection=False)
+            client.on(HELLO_EVENT, inbox.on_hello, namespace=NAMESPACE)
+            client.on(BATCH_EVENT, inbox.on_batch, namespace=NAMESPACE)
+            client.connect(f"http://127.0.0.1:{port}", namespaces=[NAMESPACE], transports=["websocket"],
+                           headers={"Cookie": session_cookie(app, "duty")}, wait_timeout=10)  # fmt: skip
+            clients.append(client)
+            inboxes.append(inbox)
+        time.sleep(0.5)
+        api = first.test_client()
+        headers = token(api, "duty")
+        made = [
+            api.post("/api/v1/cases", json=case_payload(TOWN_A), headers=headers).get_json()["id"]
+            for _ in range(3)
+        ]
+        for inbox in inboxes:
+            assert all(inbox.wait_for(case_id) for case_id in made)
+        time.sleep(0.5)
+        for inbox in inboxes:
+            created = [
+                e["case"]["id"]
+                for b in inbox.batches
+                for e in b["events"]
+                if e.get("type") == "case_created"
+            ]
+            assert sorted(created) == sorted(made)  # once each, not once per process
+            seqs = [b["seq"] for b in inbox.batches]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    finally:
+        for client in clients:
+            client.shutdown()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
