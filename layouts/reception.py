@@ -56,6 +56,7 @@ RECEPTION_SUBMIT = "reception-submit"
 RECEPTION_RESULT = "reception-result"
 RECEPTION_NEW = "reception-new"
 RECEPTION_FORM_ERROR = "reception-form-error"
+RECEPTION_PRINT = "reception-print"
 # Party rows (pattern-matching ids; ``index`` is the row number).
 PARTY_NAME = "reception-party-name"
 PARTY_ROLE = "reception-party-role"
@@ -713,11 +714,24 @@ def register(app: Dash, runtime: Runtime) -> None:
                         className="btn btn-outline-info btn-sm mt-2",
                         id="reception-open-case",
                     ),
+                    html.Button(
+                        t("reception.print", lang),
+                        id=RECEPTION_PRINT,
+                        className="btn btn-outline-secondary btn-sm mt-2 ms-2",
+                    ),
                 ]
             ),
             className="reception-saved",
         )
         return (result, "", *[""] * len(main_fields), *[False] * n_inputs)
+
+    # The intake slip: the browser's print dialog (print.css-free: the page prints as shown).
+    app.clientside_callback(
+        "function(n) { if (n) { window.print(); } return window.dash_clientside.no_update; }",
+        Output(RECEPTION_PRINT, "title"),
+        Input(RECEPTION_PRINT, "n_clicks"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(RECEPTION_TITLE, "value"),

@@ -137,3 +137,20 @@ def test_tiles_match_the_summary_contract_up_to_now(app: Flask, people: None) ->
         for pf in periods:
             start = queries.period_bounds(now)[pf.period][0]
             assert asdict(pf.current) == asdict(stats.summary(db, scope, start, now)), pf.period
+
+
+def test_drill_down_stays_inside_the_scope(app: Flask, people: None) -> None:
+    from dispatch.domain.codes import Level, Role
+    from dispatch.domain.jurisdiction import Scope
+    from dispatch.services.context import Actor
+
+    rt = app.extensions["cc"]
+    town = Actor(user_id=1, username="t", role=Role.MEDIATOR, scope=Scope(Level.TOWNSHIP, TOWN_A))
+    assert hall.drill_scope(rt, town, TOWN_B) is None  # another township: ignored
+    assert hall.drill_scope(rt, town, "nonsense") is None
+    city = Actor(user_id=2, username="c", role=Role.DUTY_OFFICER, scope=Scope(Level.CITY, CITY))
+    assert hall.drill_scope(rt, city, TOWN_B) == Scope(Level.TOWNSHIP, TOWN_B)
+    geojson, _center, zoom = hall.map_view(rt.regions, city.scope, TOWN_B)
+    assert [f["id"] for f in geojson["features"]] == [TOWN_B]
+    _geo, _c, city_zoom = hall.map_view(rt.regions, city.scope, None)
+    assert zoom > city_zoom
