@@ -7,6 +7,18 @@ display that sees a gap in ``seq`` or reconnects re-syncs from the services (the
 notification only, the database is the truth). A room whose backlog overflows skips a number on
 purpose, so its displays re-sync instead of silently missing events.
 
+Contract (for the README): connect to namespace ``/hall`` with the browser's session cookie
+(refused with ``unauthorized`` otherwise). Server → display events:
+
+- ``hello`` ``{"seq": n, "room": "<level>:<code>"}`` on connect: the room's current number;
+- ``batch`` ``{"seq": n, "events": [...]}`` every 150 ms while something happened, where each
+  event is one of ``{"channel": "cases", "type": "case_created"|"case_changed"|"case_event",
+  "case": {...}}``, ``{"channel": "assignments", "type": "assignment_<action>", "case": {...},
+  "assignment": {"id", "state", "card", "target_name", "accept_by", "finish_by"}}``,
+  ``{"channel": "alerts", "type": ..., "alert": {"id", "level", "title", "region_code", ...}}``,
+  ``{"channel": "kpi"}`` (figures changed: re-read them) and ``{"channel": "mode", ...}``.
+  Cases carry the masked summary fields only (no parties, ID numbers or phones).
+
 Alerts: the early-warning issue will own alerts in the database. Until then the hub keeps the
 newest alerts seen on the ALERTS channel in memory (lost on restart) so the feed and the
 acknowledge action work on whatever alert objects arrive.
