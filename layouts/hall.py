@@ -256,7 +256,32 @@ def snapshot(runtime: Runtime, actor: Actor, drill: str | None) -> dict[str, Any
     }
 
 
+#: Seconds the figures of one scope are shared between displays (many walls, one query).
+FIGURES_TTL = 3.0
+
+
 def figures_now(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
+    """Tiles, supervision, league and township counts for the display's scope (cached briefly)."""
+    import threading
+    import time
+
+    cache = runtime.extras.setdefault("hall_figures", {"lock": threading.Lock(), "items": {}})
+    key = (actor.scope.level.value, actor.scope.code, lang)
+    now = time.monotonic()
+    with cache["lock"]:
+        hit = cache["items"].get(key)
+        if hit is not None and now - hit[0] < FIGURES_TTL:
+            return dict(hit[1])
+    figs = read_figures(runtime, actor, lang)
+    with cache["lock"]:
+        items = cache["items"]
+        items[key] = (now, figs)
+        for stale in [k for k, (at, _f) in items.items() if now - at > 10 * FIGURES_TTL]:
+            del items[stale]
+    return dict(figs)
+
+
+def read_figures(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
     """Tiles, supervision, league and township counts for the display's scope, read now."""
     now = runtime.deps.now()
     with runtime.session_factory() as db:

@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   var LIVE = "hall-live-store", RESYNC = "hall-resync-store", KPI_TICK = "hall-kpi-tick";
-  var KPI_THROTTLE_MS = 2000;
+  var KPI_THROTTLE_MS = 3000;
   var socket = null, lastSeq = null, connectedOnce = false, kpiTimer = null, lastKpi = 0;
   var REF_WIDTH = 900, REF_HEIGHT = 700;
 
