@@ -172,9 +172,18 @@ class StreamEngine:
                 await encoder.stop()
             feed.source.stop()
         self._feeds.clear()
-        for task in asyncio.all_tasks():
-            if task is not asyncio.current_task():
-                task.cancel()
+        # Cancel what is left and let it unwind before the loop stops: a task destroyed while
+        # pending (or a gather whose error nobody reads) is reported at garbage collection.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=3)
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: not reported as "never retrieved"
+            if pending:
+                logger.warning("%d video tasks did not stop in time", len(pending))
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         if self._thread is None:

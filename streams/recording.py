@@ -107,6 +107,7 @@ class CallRecorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rec-{call_id}", daemon=True)
         self.frames = 0
+        self.seconds = 0.0
         self.error: str | None = None
         self.started_at: datetime | None = None
 
@@ -137,7 +138,7 @@ class CallRecorder:
             "path": str(self.path),
             "name": self.path.name,
             "frames": self.frames,
-            "seconds": round(self.frames / FPS, 1),
+            "seconds": round(self.seconds, 1),
             "started_at": self.started_at.isoformat(),
             "error": self.error,
         }
@@ -183,9 +184,15 @@ class CallRecorder:
             t0 = time.monotonic()
             written_samples = 0
             period = 1.0 / FPS
+            last_index = -1
             while not self._stop.is_set():
-                target = t0 + (self.frames + 1) * period
-                self._stop.wait(max(0.0, target - time.monotonic()))
+                # Frames are stamped by the wall clock: when the machine is busy the recording
+                # drops frames but keeps its length and stays in step with the audio.
+                index = int((time.monotonic() - t0) * FPS)
+                if index <= last_index:
+                    self._stop.wait(t0 + (last_index + 1) * period - time.monotonic())
+                    continue
+                last_index = index
                 cells = []
                 for party in self.parties:
                     frame = self._video.get(party)
@@ -193,11 +200,12 @@ class CallRecorder:
                 img = mosaic(cells, cols, rows, self.labels)
                 yuv = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
                 vframe = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                vframe.pts = self.frames
+                vframe.pts = index
                 vframe.time_base = fractions.Fraction(1, FPS)
                 for packet in vstream.encode(vframe):
                     container.mux(packet)
                 self.frames += 1
+                self.seconds = (index + 1) / FPS
                 due = int((time.monotonic() - t0) * RATE)
                 while written_samples + CHUNK <= due:
                     mixed = self._mix()
