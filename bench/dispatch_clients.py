@@ -139,13 +139,20 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=300)
     parser.add_argument("--timeout", type=float, default=25, help="seconds per connect phase")
+    parser.add_argument(
+        "--server",
+        choices=("threading", "gevent"),
+        default="threading",
+        help="threading: python -m console run's server; gevent: gunicorn -k gevent -w 1 "
+        "(production mode, the whole app factory)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-clients-"))
     database_url = f"sqlite:///{tmp / 'bench.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     procs: list[subprocess.Popen[bytes]] = []
-    results: dict[str, Any] = {"clients": args.clients, "mode": "threading"}
+    results: dict[str, Any] = {"clients": args.clients, "mode": args.server}
     try:
         log("seeding")
         world = seed(database_url, tmp, args.clients)
@@ -170,9 +177,17 @@ def main() -> None:
             "CC_PORT": str(port),
             "PYTHONPATH": str(REPO_ROOT),
         }
+        command = [sys.executable, "-c", SERVER]
+        if args.server == "gevent":
+            command = [
+                str(Path(sys.executable).parent / "gunicorn"),
+                *("-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}"),
+                *("--worker-connections", str(args.clients + 100)),
+                "bench.dispatch_gevent_app:app",
+            ]
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", SERVER],
+                command,
                 cwd=REPO_ROOT,
                 env=server_env,
                 stdout=subprocess.DEVNULL,
@@ -223,7 +238,7 @@ def main() -> None:
     )
     print(json.dumps(results, indent=1))
     print(
-        f"\nthreading mode: dispatcher {results['dispatcher']['connected']} / raw "
+        f"\n{args.server} mode: dispatcher {results['dispatcher']['connected']} / raw "
         f"{results['raw']['connected']} sockets (target >= 300 threading, >= 2000 gevent)"
     )
 

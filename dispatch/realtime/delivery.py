@@ -59,6 +59,8 @@ class DeliveryHub:
         self._sids: dict[int, set[str]] = defaultdict(set)
         self._acks: dict[int, set[int]] = defaultdict(set)
         self._delivered: dict[int, set[int]] = defaultdict(set)
+        # user -> (online, at, lat, lon): only the latest state matters.
+        self._presence: dict[int, tuple[bool, datetime, float | None, float | None]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,6 +118,17 @@ class DeliveryHub:
         """Queue acknowledgements (written within ``flush_interval``; repeats are harmless)."""
         self._note(self._acks, user_id, seqs)
 
+    def note_presence(
+        self, user_id: int, online: bool, at: datetime, lat: float | None, lon: float | None
+    ) -> None:
+        """Queue a presence change (a location is kept even if a later change has none)."""
+        with self._lock:
+            earlier = self._presence.get(user_id)
+            if lat is None and earlier is not None:
+                lat, lon = earlier[2], earlier[3]
+            self._presence[user_id] = (online, at, lat, lon)
+        self._wake.set()
+
     def _note(self, table: dict[int, set[int]], user_id: int, seqs: Sequence[int]) -> None:
         with self._lock:
             table[user_id].update(seqs)
@@ -155,7 +168,8 @@ class DeliveryHub:
         with self._lock:
             acks, self._acks = self._acks, defaultdict(set)
             delivered, self._delivered = self._delivered, defaultdict(set)
-        if not acks and not delivered:
+            presence, self._presence = self._presence, {}
+        if not acks and not delivered and not presence:
             return
         now = self._clock()
         try:
@@ -166,6 +180,8 @@ class DeliveryHub:
                         delivery_service.mark_delivered(db, user_id, sorted(seqs), now)
                 for user_id, seqs in acks.items():
                     self.acked_total += delivery_service.acknowledge(db, user_id, sorted(seqs), now)
+                for user_id, (online, at, lat, lon) in sorted(presence.items()):
+                    delivery_service.update_presence(db, user_id, at, online, lat, lon)
         except Exception:
             # Put them back so the next round writes them; nothing is lost on a hiccup.
             with self._lock:

@@ -212,14 +212,10 @@ class FieldNamespace(Namespace):
     def _presence(
         self, client: FieldSocket, online: bool, lat: float | None = None, lon: float | None = None
     ) -> None:
-        try:
-            with self.runtime.session_factory.begin() as db:
-                state = delivery_service.update_presence(
-                    db, client.user_id, self.runtime.deps.now(), online, lat, lon
-                )
-        except Exception:  # presence is informative: never refuse a socket over it
-            logger.exception("presence update failed for user %s", client.user_id)
-            return
+        # Told to the hall at once; written to the database by the hub within its flush
+        # interval, in one transaction with the acknowledgements (a connect costs no commit).
+        now = self.runtime.deps.now()
+        self.hub.note_presence(client.user_id, online, now, lat, lon)
         self.runtime.bus.publish(
             channels.PRESENCE,
             {
@@ -229,7 +225,10 @@ class FieldNamespace(Namespace):
                 "team_id": client.team_id,
                 "department_id": client.department_id,
                 "region_code": client.region_code,
-                **state,
+                "online": online,
+                "last_seen": now.isoformat(),
+                "lat": lat,
+                "lon": lon,
             },
         )
 

@@ -352,10 +352,14 @@ def test_presence_and_location(world: World, field: Connect) -> None:
     assert call(client, "location", {"lat": 30.25, "lon": 120.15}) == {"ok": True}
     client.disconnect()
     wait_for(lambda: heard and not heard[-1]["online"], what="offline presence")
-    with world.runtime.session_factory() as db:
-        row = db.get(FieldPresence, world.ids["member1"])
-        assert row is not None and row.online is False
-        assert (row.lat, row.lon) == (30.25, 120.15)
+
+    def written() -> FieldPresence | None:
+        with world.runtime.session_factory() as db:
+            row = db.get(FieldPresence, world.ids["member1"])
+            return row if row is not None and row.online is False else None
+
+    row = wait_for(written, what="presence written")
+    assert (row.lat, row.lon) == (30.25, 120.15)
     assert heard[1]["lat"] == 30.25 and heard[1]["team_id"] == world.team_id
 
 
