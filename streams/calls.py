@@ -42,6 +42,8 @@ COMMANDER = "commander"
 #: Roles that may place calls.
 CALLER_ROLES = frozenset({Role.COMMANDER, Role.DUTY_OFFICER, Role.LEADER, Role.ADMIN})
 MAX_STATIONS = 8
+#: Ended calls stay queryable this long.
+KEEP_ENDED = timedelta(hours=1)
 
 MediaFrame = av.VideoFrame | av.AudioFrame
 Tap = Callable[[str, str, MediaFrame], None]
@@ -272,6 +274,7 @@ class CallService:
             camera = self.registry.get_visible(station_id, actor.scope)
             if camera.kind is not CameraKind.TOWNSHIP_STATION:
                 raise Conflict(f"{station_id!r} is not a township station", station_id=station_id)
+        self._prune()
         call = callstate.new_call(
             uuid.uuid4().hex[:16], actor.user_id, actor.username, stations, self._clock(), case_id
         )
@@ -289,6 +292,17 @@ class CallService:
         self._notify("call_ring", payload, [f"station:{s}" for s in stations])
         self._notify("call_state", payload, [f"user:{actor.user_id}"])
         return call
+
+    def _prune(self) -> None:
+        """Forget calls that ended over an hour ago (their log is on the case, their
+        recordings beside their sidecars)."""
+        horizon = self._clock() - KEEP_ENDED
+        with self._lock:
+            for call_id in [
+                c.id for c in self.calls.values() if c.ended_at is not None and c.ended_at < horizon
+            ]:
+                self.calls.pop(call_id, None)
+                self._callers.pop(call_id, None)
 
     def _update(self, call_id: str, change: Callable[[Call], Call]) -> Call:
         with self._lock:

@@ -345,3 +345,32 @@ def test_an_unanswered_ring_is_missed(tmp_path: Path) -> None:
         assert [k for _, k, _ in link.events] == ["video_call_started", "video_call_ended"]
     finally:
         engine.stop()
+
+
+def test_ended_calls_are_forgotten_after_an_hour(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from streams.calls import CallService
+    from streams.caselink import MemoryCaseLink
+    from streams.engine import StreamEngine
+    from streams.registry import Camera, CameraRegistry
+    from tests.integration.streams.apptools import ACTORS, CAMERAS
+
+    now = [datetime(2026, 1, 1, 8, tzinfo=UTC)]
+    registry = CameraRegistry([Camera.model_validate(c) for c in CAMERAS])
+    engine = StreamEngine(registry).start()
+    service = CallService(
+        engine, registry, lambda e, p, r: None, MemoryCaseLink(), tmp_path, clock=lambda: now[0]
+    )
+    commander = ACTORS["commander"]
+    try:
+        first = service.create(commander, [STATION])
+        service.hang_up(commander, first.id)
+        now[0] += timedelta(minutes=59)
+        service.create(commander, [STATION])
+        assert first.id in service.calls
+        now[0] += timedelta(minutes=2)
+        service.create(commander, [STATION])
+        assert first.id not in service.calls
+    finally:
+        engine.stop()
