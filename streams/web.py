@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import json
 import logging
 import re
 import time
@@ -115,10 +116,14 @@ def error_body(err: StreamError, lang: str) -> dict[str, Any]:
 def _json_body() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise PayloadTooLarge("request body is too large", limit=MAX_BODY)
-    raw = request.get_data(cache=True)
+    # Read at most one byte past the limit, also for chunked bodies without a length.
+    raw = request.stream.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise PayloadTooLarge("request body is too large", limit=MAX_BODY)
-    data = request.get_json(silent=True, force=True)
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data
