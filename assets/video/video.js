@@ -136,6 +136,9 @@
     pc.ontrack = function (ev) {
       self.video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
     };
+    pc.onconnectionstatechange = function () {
+      if (pc.connectionState === "failed" && !self.closed && self.onFailed) self.onFailed();
+    };
     return pc.createOffer()
       .then(function (offer) { return pc.setLocalDescription(offer); })
       .then(function () { return gathered(pc); })
@@ -241,6 +244,18 @@
     this.status.className = "ccv-status ccv-connecting";
     var viewer = new Viewer(cameraId, size, this.video);
     this.viewer = viewer;
+    viewer.onFailed = function () {
+      // The connection broke (network, server restart): try again in a few seconds.
+      if (self.viewer !== viewer) return;
+      self.status.textContent = tr("connecting");
+      self.status.className = "ccv-status ccv-connecting";
+      setTimeout(function () {
+        if (self.viewer === viewer && self.cameraId === cameraId) {
+          self.viewer = null;
+          self.show(cameraId, self.name, size);
+        }
+      }, 3000);
+    };
     viewer.open().then(function () {
       if (self.viewer === viewer) {
         self.status.textContent = tr("live");
@@ -769,6 +784,7 @@
       n.dataset.ccReady = "1";
       var w = new Wall(n);
       walls[w.id] = w;
+      followHealth();
     });
     each("[data-cc-camera-list]", function (n) {
       if (n.dataset.ccReady) return;
@@ -796,6 +812,22 @@
     // Walls removed by a page change free their viewers.
     Object.keys(walls).forEach(function (id) {
       if (!document.body.contains(walls[id].root)) { walls[id].close(); delete walls[id]; }
+    });
+  }
+
+  function followHealth() {
+    var s = getSocket();
+    if (!s || followHealth.done) return;
+    followHealth.done = true;
+    s.on("camera_health", function (h) {
+      Object.keys(walls).forEach(function (id) {
+        walls[id].tiles.forEach(function (t) {
+          if (t.cameraId !== h.camera_id || !t.viewer) return;
+          var live = h.status === "online";
+          t.status.textContent = live ? tr("live") : tr("offline");
+          t.status.className = "ccv-status " + (live ? "ccv-live" : "ccv-error");
+        });
+      });
     });
   }
 
