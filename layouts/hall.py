@@ -412,7 +412,7 @@ def layout(**_query: Any) -> Any:
             dcc.Store(id=HALL_SHADE_DONE),
             dcc.Interval(id=HALL_INTERVAL, interval=60_000),
             header,
-            html.Div(kpi_tiles_wrap(figs["tiles"]), id=HALL_KPI, className="hall-kpi"),
+            html.Div(figs["tiles"], id=HALL_KPI, className="hall-kpi"),
             panel(t("hall.stream.title", lang), [], HALL_STREAM, cls="area-stream"),
             panel(t("hall.sup.title", lang), figs["supervision"], HALL_SUPERVISION, cls="area-sup"),
             html.Section(
@@ -461,10 +461,6 @@ def layout(**_query: Any) -> Any:
         className="hall-grid",
         **data_attrs({"data-scope": actor.scope.code, "data-level": actor.scope.level.value}),
     )
-
-
-def kpi_tiles_wrap(tiles: list[html.Div]) -> list[html.Div]:
-    return tiles
 
 
 # ----------------------------------------------------------------------------------------------
