@@ -527,15 +527,20 @@ class DemoCases:
         title = f"{applicant[0][0]}某与{respondent[0][0]}某{topic}纠纷"
         grid = rng.choice(town.grids) if town.grids and rng.random() < 0.6 else None
 
+        # An escalated case was taken in one level below where it is now.
+        start_level = level
+        if escalated_at is not None:
+            start_level = Level.TOWNSHIP if level is Level.COUNTY else Level.COUNTY
         events: list[tuple[str, datetime, str]] = [
             (
                 "created",
                 received_at,
-                self._json_once(("c", source, level), {"source": source.value, "level": level}),
+                self._json_once(
+                    ("c", source, start_level), {"source": source, "level": start_level}
+                ),
             )
         ]
         if escalated_at is not None:
-            below = Level.TOWNSHIP if level is Level.COUNTY else Level.COUNTY
             events.append(
                 (
                     "escalate",
@@ -545,7 +550,7 @@ class DemoCases:
                         {
                             "from": "mediation",
                             "to": "mediation",
-                            "from_level": below,
+                            "from_level": start_level,
                             "to_level": level,
                         },
                     ),
