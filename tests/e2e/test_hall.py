@@ -288,3 +288,28 @@ def test_wartime_banner_and_stale_session(
     chrome.execute_script("window.dash_clientside.set_props('hall-kpi-tick', {data: Date.now()});")
     WebDriverWait(chrome, 10).until(lambda d: "/login" in d.current_url)
     assert "next=" in chrome.current_url
+
+
+def test_township_click_drills_down_and_point_click_opens_the_case(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    rt = runtime_of(app)
+    make_users(app)
+    town = township_codes(rt)[5]
+    token = token_for(live_server, "duty")
+    case = new_case(live_server, token, rt, town, "下钻测试案件")
+    new_case(live_server, token, rt, township_codes(rt)[6], "别处的案件")
+    sign_in(chrome, live_server, "duty")
+    click = "var g=document.querySelector('#hall-map .js-plotly-plot'); g.emit('plotly_click', {points: [arguments[0]], event: {}});"
+    chrome.execute_script(click, {"curveNumber": 0, "pointNumber": 0, "location": town})
+    name = rt.regions.name(town)
+    WebDriverWait(chrome, 10).until(lambda d: name in d.find_element(By.ID, "hall-map-title").text)
+    WebDriverWait(chrome, 10).until(lambda d: map_townships(d) == [town])
+    WebDriverWait(chrome, 10).until(
+        lambda d: "别处的案件" not in stream_text(d) and "下钻测试案件" in stream_text(d)
+    )
+    assert chrome.find_element(By.ID, "hall-drill-reset").is_displayed()
+    chrome.execute_script(click, {"curveNumber": 1, "pointNumber": 0, "customdata": case["id"]})
+    WebDriverWait(chrome, 10).until(
+        lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
+    )
