@@ -74,28 +74,27 @@ class Sockets:
         return True
 
     def _pump(self) -> None:
+        # poll(), not select(): select() cannot watch file descriptors above 1023.
+        poller = select.poll()
+        by_fd: dict[int, websocket.WebSocket] = {}
         while not self._stop.is_set():
             with self._lock:
-                socks = list(self.socks)
-            if not socks:
-                time.sleep(0.05)
-                continue
-            for start in range(0, len(socks), 500):  # select() takes up to FD_SETSIZE
-                chunk = socks[start : start + 500]
+                fresh = [ws for ws in self.socks if ws.fileno() not in by_fd]
+            for ws in fresh:
+                by_fd[ws.fileno()] = ws
+                poller.register(ws.fileno(), select.POLLIN)
+            for fd, _ in poller.poll(50):
+                ws = by_fd[fd]
                 try:
-                    ready, _, _ = select.select(chunk, [], [], 0.05)
-                except (OSError, ValueError):
+                    frame = str(ws.recv())
+                except (OSError, websocket.WebSocketException):
+                    poller.unregister(fd)
                     continue
-                for ws in ready:
-                    try:
-                        frame = str(ws.recv())
-                    except (OSError, websocket.WebSocketException):
-                        continue
-                    if frame == "2":
-                        ws.send("3")
-                    elif frame.startswith('42/field,["assignment"'):
-                        with self._lock:
-                            self.delivered[id(ws)] = time.perf_counter()
+                if frame == "2":
+                    ws.send("3")
+                elif frame.startswith('42/field,["assignment"'):
+                    with self._lock:
+                        self.delivered[id(ws)] = time.perf_counter()
 
     def close(self) -> None:
         self._stop.set()
@@ -106,6 +105,28 @@ class Sockets:
                 ws.close(timeout=0)
             except Exception:
                 pass
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def healthz_ms(url: str, n: int = 10) -> float:
@@ -160,13 +181,23 @@ def main() -> None:
         raw_port, port = free_port(), free_port()
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "bench.dispatch_throughput", "--serve-raw", str(raw_port)],
+                [
+                    *(sys.executable, "-m", "bench.dispatch_throughput"),
+                    *("--serve-raw", str(raw_port), "--raw-mode", args.server),
+                ],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         )
+        wait_port(raw_port)
+        log(f"raw: opening {args.clients} sockets")
+        raw = connect_many(raw_port, "/raw", [None] * args.clients, args.timeout)
+        results["raw"] = {"connected": raw["connected"], "seconds": raw["seconds"]}
+        raw["sockets"].close()
+        stop(procs.pop())  # the baseline must not load the machine while the dispatcher runs
+
         server_env = {
             **env,
             "CC_DATABASE_URL": database_url,
@@ -196,12 +227,6 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         wait_healthy(f"{base}/healthz")
-        time.sleep(1.0)  # the raw server starts faster; give it the same head start anyway
-
-        log(f"raw: opening {args.clients} sockets")
-        raw = connect_many(raw_port, "/raw", [None] * args.clients, args.timeout)
-        results["raw"] = {"connected": raw["connected"], "seconds": raw["seconds"]}
-        raw["sockets"].close()
 
         log(f"dispatcher: opening {args.clients} sockets")
         auths: list[dict[str, Any] | None] = [
@@ -228,11 +253,7 @@ def main() -> None:
         sockets.close()
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     results["ratio_connected"] = round(
         results["dispatcher"]["connected"] / max(results["raw"]["connected"], 1), 3
     )

@@ -97,12 +97,16 @@ def wait_healthy(url: str, timeout: float = 30) -> None:
 # ------------------------------------------------------------------------------------------
 # The raw baseline server (run as a subprocess: --serve-raw PORT)
 # ------------------------------------------------------------------------------------------
-def serve_raw(port: int) -> None:
+def serve_raw(port: int, mode: str = "threading") -> None:
+    if mode == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
     from flask import Flask, request
     from flask_socketio import SocketIO
 
     app = Flask(__name__)
-    sio = SocketIO(app, async_mode="threading")
+    sio = SocketIO(app, async_mode=mode)
     sids: list[str] = []
 
     @sio.on("connect", namespace="/raw")
@@ -386,9 +390,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--raw-mode", default="threading", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_raw:
-        serve_raw(args.serve_raw)
+        serve_raw(args.serve_raw, args.raw_mode)
         return
 
     from dispatch.realtime.client import FieldClient
