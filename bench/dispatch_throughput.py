@@ -389,6 +389,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="paced phase: per second")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--producers", type=int, default=4, help="dispatcher threads posting summons")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-mode", default="threading", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -465,11 +466,11 @@ def main() -> None:
         phones = [FieldClient(base, token).connect() for _, token in world["workers"]]
         try:
             results["dispatch_paced"] = run_dispatcher(
-                base, world, phones, database_url, args.rate, args.seconds
+                base, world, phones, database_url, args.rate, args.seconds, args.producers
             )
             log("dispatch paced done")
             results["dispatch_max"] = run_dispatcher(
-                base, world, phones, database_url, 0, args.seconds
+                base, world, phones, database_url, 0, args.seconds, args.producers
             )
         finally:
             close_all([p.close for p in phones])
