@@ -265,7 +265,7 @@ def _csv_rows(text: str) -> Iterator[_Read]:
         if len(values) != width:
             yield start, {}, {"_": "wrong_column_count"}
             continue
-        yield start, dict(zip(header, values, strict=True)), {}
+        yield start, dict(zip(header, [v.strip() for v in values], strict=True)), {}
 
 
 def _jsonl_rows(text: str) -> Iterator[_Read]:
@@ -281,7 +281,9 @@ def _jsonl_rows(text: str) -> Iterator[_Read]:
         if not isinstance(value, dict):
             yield number, {}, {"_": "not_an_object"}
             continue
-        yield number, value, {k: "unknown_field" for k in value if k not in KNOWN_COLUMNS}
+        # Typed JSON values become the text a CSV cell would hold, so one checker serves both.
+        cells = {k: v if k == "parties" else _text(v) for k, v in value.items()}
+        yield number, cells, {k: "unknown_field" for k in value if k not in KNOWN_COLUMNS}
 
 
 # ------------------------------------------------------------------------------------------
@@ -397,29 +399,32 @@ def _parties(
         return []
     out = []
     for index, party in enumerate(value):
-        where = f"parties.{index}"
         if not isinstance(party, dict):
-            problems[where] = "not_an_object"
+            problems[f"parties.{index}"] = "not_an_object"
             continue
-        for key in party:
-            if key not in _PARTY_KEYS:
-                problems[f"{where}.{key}"] = "unknown_field"
+        bad: dict[str, str] = {}
+        if not party.keys() <= _PARTY_KEYS:
+            bad.update({key: "unknown_field" for key in party if key not in _PARTY_KEYS})
         name = _text(party.get("name"))
         if not name:
-            problems[f"{where}.name"] = "required"
+            bad["name"] = "required"
         elif len(name) > 50:
-            problems[f"{where}.name"] = "too_long"
+            bad["name"] = "too_long"
         role = _text(party.get("role")) or "applicant"
         if role not in _PARTY_ROLES:
-            problems[f"{where}.role"] = "invalid_choice"
+            bad["role"] = "invalid_choice"
         id_number = _text(party.get("id_number")).upper() or None
         if id_number is not None and not _id_number_ok(id_number):
-            problems[f"{where}.id_number"] = id_number_problem(id_number) or "invalid"
+            bad["id_number"] = id_number_problem(id_number) or "invalid"
         phone = _text(party.get("phone")) or None
         if phone is not None:
             problem = phone_problem(phone)
             if problem:
-                problems[f"{where}.phone"] = problem
+                bad["phone"] = problem
+        if bad:
+            # Field names are built only for bad parties: most files have none.
+            problems.update({f"parties.{index}.{key}": code for key, code in bad.items()})
+            continue
         out.append(
             (
                 name,
@@ -454,38 +459,41 @@ class _Context:
 
 
 def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None, dict[str, str]]:
-    """Validate one row; return the record to write, or the field problems."""
+    """Validate one row; return the record to write, or the field problems.
+
+    ``raw`` holds stripped text for every column but ``parties`` (the readers see to that).
+    """
     problems: dict[str, str] = {}
     get = raw.get
 
-    external_id = _text(get("external_id"))
+    external_id = get("external_id", "")
     if not external_id:
         problems["external_id"] = "required"
     elif len(external_id) > 64:
         problems["external_id"] = "too_long"
-    title = _text(get("title"))
+    title = get("title", "")
     if len(title) < 2:
         problems["title"] = "required"
     elif len(title) > 200:
         problems["title"] = "too_long"
-    description = _text(get("description"))
+    description = get("description", "")
     if len(description) > 5000:
         problems["description"] = "too_long"
-    address = _text(get("address"))
+    address = get("address", "")
     if len(address) > 300:
         problems["address"] = "too_long"
 
-    category = _text(get("category"))
+    category = get("category", "")
     if category not in _CATEGORIES:
         problems["category"] = "required" if not category else "invalid_choice"
-    source = _text(get("source"))
+    source = get("source", "")
     if source not in _SOURCES:
         problems["source"] = "required" if not source else "invalid_choice"
-    severity = _SEVERITIES.get(_text(get("severity")) or "general")
+    severity = _SEVERITIES.get(get("severity", "") or "general")
     if severity is None:
         problems["severity"] = "invalid_choice"
 
-    region_code = _text(get("region_code"))
+    region_code = get("region_code", "")
     path = None
     if not region_code:
         problems["region_code"] = "required"
@@ -502,7 +510,7 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
     lon = _number(get("lon"), "lon", problems, -180.0, 180.0)
 
     people = 1
-    people_raw = _text(get("people_involved"))
+    people_raw = get("people_involved", "")
     if people_raw:
         try:
             people = int(people_raw)
@@ -513,7 +521,7 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
                 problems["people_involved"] = "out_of_range"
 
     amount = None
-    amount_raw = _text(get("amount"))
+    amount_raw = get("amount", "")
     if amount_raw:
         try:
             amount = Decimal(amount_raw)
@@ -545,12 +553,12 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
     closed_at = _moment(get("closed_at"), "closed_at", problems)
     finish_by = _moment(get("finish_by"), "finish_by", problems)
 
-    status = _text(get("status")) or "received"
+    status = get("status", "") or "received"
     state: CaseState | None = None
     if status not in _STATUSES:
         problems["status"] = "invalid_choice"
     else:
-        state_raw = _text(get("state"))
+        state_raw = get("state", "")
         if state_raw:
             state = _STATES.get(state_raw)
             if state is None:
@@ -560,7 +568,7 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
         else:
             state = _STATUS_STATE[status]
 
-    outcome = _text(get("outcome")) or None
+    outcome = get("outcome", "") or None
     closed = status == "closed"
     if closed:
         if outcome is None:
@@ -584,7 +592,7 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
         problems["finish_by"] = "before_received"
 
     level = ctx.default_level
-    level_raw = _text(get("level"))
+    level_raw = get("level", "")
     if level_raw:
         chosen = _LEVELS.get(level_raw)
         if chosen is None:
