@@ -57,7 +57,9 @@ app.extensions["socketio"].run(app, host="127.0.0.1", port=settings.port,
 class Server:
     """The web process, started and killed like an operator (or the OOM killer) would."""
 
-    def __init__(self, database_url: str, data_dir: Path, port: int) -> None:
+    def __init__(
+        self, database_url: str, data_dir: Path, port: int, redis_url: str | None = None
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = {
@@ -69,6 +71,7 @@ class Server:
             "CC_STREAMS_ENABLED": "false",
             "CC_PORT": str(port),
             "PYTHONPATH": str(REPO_ROOT),
+            **({"CC_REDIS_URL": redis_url} if redis_url else {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -230,3 +233,122 @@ def test_sigkill_mid_stream_loses_nothing_and_applies_once(
         stop_producing.set()
         phone.close()
         server.stop()
+
+
+class PrivateRedis:
+    """A Redis server of this test's own (stopping the shared one would disturb others)."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def test_redis_restart_with_two_web_processes_loses_nothing(
+    app: Flask, settings: Settings, tmp_path: Path
+) -> None:
+    """Phone on process A, dispatcher on process B; Redis dies and comes back mid-stream."""
+    world: World = seed_world(app)
+    township = next(r for r in world.runtime.regions if r.level.value == "township").code
+    redis_server = PrivateRedis(free_port(), tmp_path / "redis")
+    redis_server.start()
+    a = Server(settings.database_url, tmp_path / "a", free_port(), redis_server.url)
+    b = Server(settings.database_url, tmp_path / "b", free_port(), redis_server.url)
+    phone = FieldClient(a.url, world.tokens["member1"], lang="en")
+    made: list[int] = []
+
+    def offer_through_b() -> None:
+        case = post(
+            b.url,
+            world.tokens["commander"],
+            "/api/v1/cases",
+            {
+                "title": "停电纠纷",
+                "category": "neighbour",
+                "source": "hotline",
+                "region_code": township,
+                "level": "township",
+                "route_to": "triage",
+            },
+        )
+        items = post(
+            b.url,
+            world.tokens["commander"],
+            f"/api/v1/cases/{case['id']}/assignments",
+            {"targets": [{"kind": "team", "id": world.team_id}]},
+        )
+        made.append(items["items"][0]["id"])
+
+    def offered() -> set[int]:
+        return {m["assignment"]["id"] for m in phone.messages.values() if m["kind"] == "offered"}
+
+    try:
+        a.start()
+        b.start()
+        phone.connect()
+        for _ in range(3):
+            offer_through_b()
+        # Through Redis: committed on B, pushed to the phone's socket on A.
+        # Under the 3 s of the first re-send: this is the push, not the retry loop.
+        assert phone.wait_for(lambda _c: set(made) <= offered(), timeout=2.5), "before the outage"
+        redis_server.kill()
+        for _ in range(3):
+            offer_through_b()  # committed; the push has no message queue to go through
+        redis_server.start()
+        # A's re-send loop (first re-send 3 s after the write) delivers what the push lost.
+        assert phone.wait_for(lambda _c: set(made) <= offered(), timeout=30), (
+            f"missing after Redis came back: {sorted(set(made) - offered())}"
+        )
+        assert len(made) == 6
+        with world.runtime.session_factory() as db:
+            seqs = sorted(
+                db.scalars(
+                    select(Delivery.seq).where(Delivery.recipient_id == world.ids["member1"])
+                )
+            )
+        assert seqs == list(range(1, 7))
+        assert phone.wait_for(lambda c: c.last_seq == 6, timeout=5)
+    finally:
+        phone.close()
+        a.stop()
+        b.stop()
+        redis_server.kill()
