@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
-# Every benchmark in bench/, one after the other; each prints its figures beside a raw baseline
-# measured in the same run, and the ratio. Extra arguments go to every benchmark
-# (e.g. --backend sqlite). PostgreSQL must answer on 127.0.0.1 (scripts/setup-system.sh starts
-# it) unless --backend sqlite is given.
+# Every benchmark in bench/ (each module with a __main__ block; helpers have none), one after
+# the other. Each prints its figures beside a raw baseline measured in the same run, and the
+# ratio. PostgreSQL and Redis must answer on 127.0.0.1 (scripts/setup-system.sh starts them).
 #
-#   bash bench/run.sh                   # import 200,000 cases; summary over 1,000,000 cases
-#   bash bench/run.sh --backend sqlite
-set -euo pipefail
+#   bash bench/run.sh                              # all of them
+#   bash bench/run.sh import_bench stats_bench     # some of them, by module name
+#   BENCH_OPTS_import_bench="--cases 50000 --backend sqlite" bash bench/run.sh import_bench
+#
+# Options for one benchmark go in BENCH_OPTS_<module>: the benchmarks take different flags.
+set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH=.
 
-status=0
-for bench in bench/*_bench.py; do
-    name=$(basename "${bench}" .py)
-    echo "=== ${name} ($(date -u +%H:%M:%S) UTC)"
-    "${PY}" -m "bench.${name}" "$@" || status=$?
+if [ "$#" -gt 0 ]; then
+    names=("$@")
+else
+    names=()
+    for file in bench/*.py; do
+        if grep -q '^if __name__ == "__main__":' "${file}"; then
+            names+=("$(basename "${file}" .py)")
+        fi
+    done
+fi
+
+failed=()
+for name in "${names[@]}"; do
+    opts_var="BENCH_OPTS_${name}"
+    read -r -a opts <<< "${!opts_var:-}"
+    echo "=== ${name} ${opts[*]:-} ($(date -u +%H:%M:%S) UTC)"
+    if ! "${PY}" -m "bench.${name}" "${opts[@]}"; then
+        failed+=("${name}")
+    fi
     echo
 done
-exit "${status}"
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "failed: ${failed[*]}" >&2
+    exit 1
+fi
