@@ -468,8 +468,9 @@ class DemoCases:
                 referral = rng.choice(
                     (Referral.COURT, Referral.PETITION_OFFICE, Referral.OTHER_AGENCY)
                 ).value
-                # Referred cases are turned away at review, within a day or two.
-                closed_at = received_at + timedelta(hours=rng.uniform(1, 40))
+                # Referred cases are turned away at review, within a day or two (and never
+                # later than the drawn end, which is not in the future).
+                closed_at = min(received_at + timedelta(hours=rng.uniform(1, 40)), end)
                 escalated_at = None if escalated_at and escalated_at > closed_at else escalated_at
             elif outcome is Outcome.FAILURE:
                 state = CaseState.CLOSED
