@@ -86,14 +86,6 @@ def contributions(case: CaseFacts) -> Counter[RollupKey]:
     )
 
 
-def window_counts(cases: Iterable[CaseFacts], start: datetime, end: datetime) -> Counter[str]:
-    """Metric counts of the moments that fall in [start, end): for partial days at range edges."""
-    out: Counter[str] = Counter()
-    for case in cases:
-        out.update(metric for moment, metric in moments(case) if start <= moment < end)
-    return out
-
-
 def delta(before: CaseFacts | None, after: CaseFacts | None) -> Counter[RollupKey]:
     """What to add to the rollups when a case changes from ``before`` to ``after``."""
     result: Counter[RollupKey] = Counter()
