@@ -64,7 +64,7 @@ def _whole_days(session: Session, scope: Scope, lo: date | None, hi: date) -> Co
     return total
 
 
-def _partial(session: Session, scope: Scope, start: datetime, end: datetime) -> Counter[str]:
+def _partial_sql(session: Session, scope: Scope, start: datetime, end: datetime) -> Counter[str]:
     """Counts for a window shorter than a day, by SQL aggregates over the cases touching it.
 
     Mirrors ``dispatch.domain.kpi.moments`` (the tests compare both against brute force); each
@@ -118,15 +118,27 @@ def _partial(session: Session, scope: Scope, start: datetime, end: datetime) -> 
 _MAJOR = [s.value for s in MAJOR_SEVERITIES]
 
 
+_Memo = dict[tuple[datetime, datetime], Counter[str]]
+
+
+def _partial(
+    session: Session, scope: Scope, start: datetime, end: datetime, memo: _Memo
+) -> Counter[str]:
+    # The range and "everything before to" share the partial last day: count it once.
+    if (start, end) not in memo:
+        memo[(start, end)] = _partial_sql(session, scope, start, end)
+    return memo[(start, end)]
+
+
 def _counts_between(
-    session: Session, scope: Scope, start: datetime | None, end: datetime
+    session: Session, scope: Scope, start: datetime | None, end: datetime, memo: _Memo
 ) -> Counter[str]:
     end_local = end.astimezone(LOCAL_TZ)
     end_day = end_local.date()
     total: Counter[str] = Counter()
     if start is None:
         total.update(_whole_days(session, scope, None, end_day))
-        total.update(_partial(session, scope, local_midnight(end_day), end))
+        total.update(_partial(session, scope, local_midnight(end_day), end, memo))
         return total
     start_local = start.astimezone(LOCAL_TZ)
     first_whole = (
@@ -135,10 +147,10 @@ def _counts_between(
         else start_local.date() + timedelta(days=1)
     )
     if first_whole > end_day:  # both ends inside the same local day
-        return _partial(session, scope, start, end)
-    total.update(_partial(session, scope, start, local_midnight(first_whole)))
+        return _partial(session, scope, start, end, memo)
+    total.update(_partial(session, scope, start, local_midnight(first_whole), memo))
     total.update(_whole_days(session, scope, first_whole, end_day))
-    total.update(_partial(session, scope, local_midnight(end_day), end))
+    total.update(_partial(session, scope, local_midnight(end_day), end, memo))
     return total
 
 
@@ -146,6 +158,7 @@ def summary(session: Session, scope: Scope, start: datetime, end: datetime) -> S
     """The summary figures for the region ``scope`` and everything below it, over [start, end)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("summary needs timezone-aware bounds")
-    in_range = _counts_between(session, scope, start, end)
-    before_end = _counts_between(session, scope, None, end)
+    memo: _Memo = {}
+    in_range = _counts_between(session, scope, start, end, memo)
+    before_end = _counts_between(session, scope, None, end, memo)
     return summarise(in_range, before_end)
