@@ -383,10 +383,26 @@ def make_source(camera_id: str, url: str, label: str, seed: int = 0, fps: int = 
     return UrlSource(camera_id, url, fps=fps)
 
 
+def fit(img: Frame, width: int, height: int) -> Frame:
+    """``img`` scaled to fit ``width`` x ``height`` without distortion, bars on the sides
+    (a 16:9 camera on a 4:3 tile is letterboxed, not squeezed). Pure."""
+    h, w = img.shape[:2]
+    if (w, h) == (width, height):
+        return img
+    scale = min(width / w, height / h)
+    new_w, new_h = max(2, round(w * scale)), max(2, round(h * scale))
+    if abs(new_w - width) <= 2 and abs(new_h - height) <= 2:
+        return np.asarray(cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA))
+    scaled = np.asarray(cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_AREA))
+    out = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = scaled
+    return out
+
+
 def to_video_frame(img: Frame, width: int, height: int, pts: int) -> av.VideoFrame:
     """A fresh ``yuv420p`` frame at ``width`` x ``height`` (pts in 1/90000 s)."""
-    if img.shape[1] != width or img.shape[0] != height:
-        img = np.asarray(cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA))
+    img = fit(img, width, height)
     yuv: Frame = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
     frame.pts = pts

@@ -19,6 +19,7 @@ from streams.sources import (
     Status,
     SyntheticSource,
     UrlSource,
+    fit,
     make_source,
     to_video_frame,
     validate_source,
@@ -145,3 +146,19 @@ def test_file_source_loops(tmp_path: Path) -> None:
         assert source.latest()[0] >= 15  # more frames than the file holds: it looped
     finally:
         source.stop()
+
+
+@pytest.mark.parametrize(
+    ("src", "bars"),
+    [((720, 1280), "top"), ((480, 640), None), ((960, 1280), None), ((640, 480), "side")],
+)
+def test_fit_letterboxes_instead_of_squeezing(src: tuple[int, int], bars: str | None) -> None:
+    img = np.full((*src, 3), 200, np.uint8)
+    out = fit(img, 320, 240)
+    assert out.shape == (240, 320, 3)
+    if bars == "top":
+        assert out[0, 160, 0] == 0 and out[120, 160, 0] == 200
+    elif bars == "side":
+        assert out[120, 0, 0] == 0 and out[120, 160, 0] == 200
+    else:
+        assert (out == 200).all()
