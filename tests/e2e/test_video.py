@@ -302,3 +302,65 @@ def test_tour_rotates_and_the_list_adds_cameras(
         ),
         what="the clicked camera on the wall",
     )
+
+
+def test_layouts_drag_and_unfocus(
+    server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = server
+    engine = app.extensions["streams"].engine
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/dispatch")
+    _wait(lambda: (f := _frames(driver)) and f[0] > 0 and f[1] > 0, within=30, what="frames")
+    for n in (9, 16, 1, 4):
+        driver.find_element(By.CSS_SELECTOR, f".ccv-layout-btn[data-layout='{n}']").click()
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".ccv-tile")) == n
+    # Drag a station from the list onto the last tile (HTML5 drag events, as a mouse makes them).
+    _wait(
+        lambda: driver.find_elements(By.CSS_SELECTOR, ".ccv-camera[data-camera-id='st-990101002']"),
+        what="camera list",
+    )
+    driver.execute_script(
+        """
+        const src = document.querySelector(".ccv-camera[data-camera-id='st-990101002']");
+        const dst = document.querySelectorAll(".ccv-tile")[3];
+        const dt = new DataTransfer();
+        src.dispatchEvent(new DragEvent("dragstart", {dataTransfer: dt, bubbles: true}));
+        dst.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true}));
+        dst.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+        """
+    )
+    _wait(
+        lambda: (
+            driver.execute_script(
+                "return document.querySelectorAll('.ccv-tile')[3].dataset.cameraId"
+            )
+            == "st-990101002"
+        ),
+        what="the dropped camera",
+    )
+    _wait(lambda: (f := _frames(driver)) and f[3] > 0, within=30, what="frames on the dropped tile")
+    # Focus, then unfocus: back to tile size.
+    tile = driver.find_elements(By.CSS_SELECTOR, ".ccv-tile")[3]
+    webdriver.ActionChains(driver).double_click(tile).perform()
+    _wait(
+        lambda: any(
+            e["camera_id"] == "st-990101002" and e["size"] == "full" and e["subscribers"] == 1
+            for e in engine.stats()["encoders"]
+        ),
+        what="full size on focus",
+    )
+    webdriver.ActionChains(driver).double_click(tile).perform()
+    _wait(
+        lambda: (
+            any(
+                e["camera_id"] == "st-990101002" and e["size"] == "tile" and e["subscribers"] == 1
+                for e in engine.stats()["encoders"]
+            )
+            and not any(
+                e["camera_id"] == "st-990101002" and e["size"] == "full" and e["subscribers"]
+                for e in engine.stats()["encoders"]
+            )
+        ),
+        what="tile size again",
+    )
