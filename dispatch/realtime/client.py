@@ -57,7 +57,7 @@ class FieldClient:
         token: str,
         on_assignment: OnAssignment | None = None,
         lang: str = "zh-CN",
-        ack_interval: float = 0.1,
+        ack_interval: float = 0.25,
         reconnection: bool = True,
     ) -> None:
         self.base_url = base_url

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -30,6 +31,8 @@ from dispatch.services.delivery import Pushed
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/field"
+#: Seconds between ``last_seen`` refreshes of connected users.
+TOUCH_INTERVAL = 30.0
 EVENT = "assignment"
 
 Emit = Callable[..., Any]
@@ -148,20 +151,35 @@ class DeliveryHub:
 
     def _run(self) -> None:
         next_retry = 0.0
-        import time
-
+        next_touch = time.monotonic() + TOUCH_INTERVAL
         while not self._stop.is_set():
             self._wake.wait(self._retry_interval)
             self._wake.clear()
             # Let a burst of acknowledgements gather into one transaction.
             self._stop.wait(self._flush_interval)
             try:
+                if time.monotonic() >= next_touch:
+                    next_touch = time.monotonic() + TOUCH_INTERVAL
+                    self.touch_local()
                 self.flush()
                 if time.monotonic() >= next_retry:
                     next_retry = time.monotonic() + self._retry_interval
                     self.resend_due()
             except Exception:  # the database may be away for a moment: try again next round
                 logger.exception("delivery loop failed; retrying")
+
+    def touch_local(self) -> None:
+        """Refresh ``last_seen`` of everyone connected here.
+
+        A process that dies cannot mark its users offline; readers treat "online" with a
+        ``last_seen`` older than a few ``TOUCH_INTERVAL`` as offline.
+        """
+        now = self._clock()
+        with self._lock:
+            for user_id in self._sids:
+                # A change already queued (a location, a disconnect) is newer than a touch.
+                if user_id not in self._presence:
+                    self._presence[user_id] = (True, now, None, None)
 
     def flush(self) -> None:
         """Write queued acknowledgements and delivered marks now."""

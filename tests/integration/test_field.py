@@ -435,3 +435,21 @@ def test_field_page_and_its_messages_are_served(world: World, client: FlaskClien
     messages = client.get("/field/messages.json?lang=en").get_json()
     assert messages["field.accept"] == "Accept"
     assert all(k.startswith("field.") for k in messages)
+
+
+def test_connected_users_are_touched_so_a_dead_process_shows(world: World, field: Connect) -> None:
+    from dispatch.realtime.delivery import DeliveryHub
+
+    field("member1")
+    hub: DeliveryHub = world.runtime.extras["field_hub"]
+    wait_for(lambda: hub.is_local(world.ids["member1"]), what="socket attached")
+    hub.flush()
+    with world.runtime.session_factory() as db:
+        first = db.get(FieldPresence, world.ids["member1"])
+        assert first is not None and first.online
+        seen = first.last_seen
+    hub.touch_local()
+    hub.flush()
+    with world.runtime.session_factory() as db:
+        again = db.get(FieldPresence, world.ids["member1"])
+        assert again is not None and again.online and again.last_seen >= seen
