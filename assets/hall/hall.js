@@ -121,13 +121,15 @@
 
   // Restyles waiting for the map: the newest per kind wins, applied on the next free tick.
   // A map redraw is the dearest thing on the page (WebGL; software-rendered on most walls'
-  // PCs): at most two a second, the first at once, so a burst of events keeps the stream live.
+  // PCs): at most two a second (fewer when a redraw is slow), the first at once, so a burst of
+  // events keeps the stream live.
   var MAP_MIN_INTERVAL_MS = 500;
   var pendingStyles = {}, styleTimer = null, fitted = null, lastApply = 0;
+  var mapInterval = MAP_MIN_INTERVAL_MS;
   function later(kind, update, trace) {
     pendingStyles[kind] = {update: update, trace: trace};
     if (styleTimer) { return; }
-    var wait = Math.max(0, lastApply + MAP_MIN_INTERVAL_MS - Date.now());
+    var wait = Math.max(0, lastApply + mapInterval - Date.now());
     styleTimer = setTimeout(applyStyles, wait);
   }
   function applyStyles() {
@@ -141,7 +143,13 @@
     var kinds = Object.keys(pendingStyles);
     var jobs = kinds.map(function (k) { return pendingStyles[k]; });
     pendingStyles = {};
-    jobs.forEach(function (job) { window.Plotly.restyle(gd, job.update, [job.trace]); });
+    var started = performance.now();
+    var done = jobs.map(function (job) { return window.Plotly.restyle(gd, job.update, [job.trace]); });
+    Promise.all(done).then(function () {
+      // A slow machine gets fewer map redraws so the stream and alerts stay live.
+      var took = performance.now() - started;
+      mapInterval = Math.min(3000, Math.max(MAP_MIN_INTERVAL_MS, 2 * took));
+    });
     if (fitted !== gd) {
       fitted = gd;
       var zoom = fitZoom(gd.layout);

@@ -1,7 +1,7 @@
 """The ``/hall`` Socket.IO namespace: batched, numbered live events for wall displays.
 
 Bus subscribers put each event into the room of every region it belongs to (city, county,
-township, grid); a background task flushes every room's pending events every 150 ms as one
+township, grid); a background task flushes every room's pending events every 100 ms as one
 ``batch`` message ``{"seq": n, "events": [...]}`` with ``n`` increasing by one per room. A
 display that sees a gap in ``seq`` or reconnects re-syncs from the services (the bus is for
 notification only, the database is the truth). A room whose backlog overflows skips a number on
@@ -11,7 +11,7 @@ Contract (for the README): connect to namespace ``/hall`` with the browser's ses
 (refused with ``unauthorized`` otherwise). Server → display events:
 
 - ``hello`` ``{"seq": n, "room": "<level>:<code>"}`` on connect: the room's current number;
-- ``batch`` ``{"seq": n, "events": [...]}`` every 150 ms while something happened, where each
+- ``batch`` ``{"seq": n, "events": [...]}`` every 100 ms while something happened, where each
   event is one of ``{"channel": "cases", "type": "case_created"|"case_changed"|"case_event",
   "case": {...}}``, ``{"channel": "assignments", "type": "assignment_<action>", "case": {...},
   "assignment": {"id", "state", "card", "target_name", "accept_by", "finish_by"}}``,
@@ -46,7 +46,7 @@ NAMESPACE = "/hall"
 #: Socket.IO events sent to displays.
 BATCH_EVENT = "batch"
 HELLO_EVENT = "hello"
-FLUSH_SECONDS = 0.15
+FLUSH_SECONDS = 0.1
 #: Pending events per room before the room is marked for re-sync instead.
 ROOM_BACKLOG = 2000
 ALERTS_KEPT = 200
