@@ -310,9 +310,14 @@ class Delivery(Base):
     acked_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # NULL once acknowledged, so the retry scan reads only what is still owed.
-    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_attempt_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("recipient_id", "seq", name="uq_deliveries_recipient_seq"),)
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "seq", name="uq_deliveries_recipient_seq"),
+        # The re-send scan asks per connected recipient: owed deliveries of phones that never
+        # come back must not slow it down.
+        Index("ix_deliveries_recipient_next_attempt", "recipient_id", "next_attempt_at"),
+    )
 
 
 class DeliveryCursor(Base):

@@ -51,7 +51,9 @@ def upgrade() -> None:
             batch_op.f("ix_deliveries_assignment_id"), ["assignment_id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False
+            "ix_deliveries_recipient_next_attempt",
+            ["recipient_id", "next_attempt_at"],
+            unique=False,
         )
 
     op.create_table(
@@ -84,7 +86,7 @@ def downgrade() -> None:
     op.drop_table("field_presence")
     op.drop_table("delivery_cursors")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deliveries_next_attempt_at"))
+        batch_op.drop_index("ix_deliveries_recipient_next_attempt")
         batch_op.drop_index(batch_op.f("ix_deliveries_assignment_id"))
 
     op.drop_table("deliveries")
