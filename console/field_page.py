@@ -65,6 +65,19 @@ def register_field_page(app: Flask, runtime: Runtime) -> None:
             return Response(status=404)
         return send_from_directory(ASSETS / "vendor", name, max_age=3600)
 
+    @app.get("/api/v1/field/presence")
+    def field_presence() -> Response:
+        """Online, last seen and location of field users in the caller's jurisdiction."""
+        from dispatch.services import delivery, users
+
+        actor = require_actor()
+        raw = request.args.get("team_id")
+        team_id = int(raw) if raw and raw.isdigit() else None
+        with runtime.session_factory() as db:
+            visible = users.list_users(db, runtime.deps, actor)
+            items = delivery.team_presence(db, visible, runtime.deps.now(), team_id)
+        return jsonify(items=items)
+
     @app.post("/api/v1/field/photos")
     def field_photo() -> tuple[Response, int]:
         actor = require_actor()

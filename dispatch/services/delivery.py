@@ -388,3 +388,43 @@ def update_presence(
         "lon": row.lon,
         "located_at": row.located_at.isoformat() if row.located_at else None,
     }
+
+
+#: A connected user whose ``last_seen`` is older than this is shown offline (their process died).
+STALE_AFTER = timedelta(seconds=90)
+
+
+def team_presence(
+    session: Session, visible_users: Sequence[User], now: datetime, team_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Presence rows for the hall's team lists: online, last seen, location, per user.
+
+    ``visible_users`` is the caller's jurisdiction-scoped user list (``users.list_users``).
+    """
+    chosen = [u for u in visible_users if team_id is None or u.team_id == team_id]
+    rows = {
+        p.user_id: p
+        for p in session.scalars(
+            select(FieldPresence).where(FieldPresence.user_id.in_([u.id for u in chosen]))
+        )
+    }
+    out = []
+    for user in chosen:
+        p = rows.get(user.id)
+        online = bool(p and p.online and now - p.last_seen <= STALE_AFTER)
+        out.append(
+            {
+                "user_id": user.id,
+                "name": user.display_name,
+                "role": user.role,
+                "team_id": user.team_id,
+                "department_id": user.department_id,
+                "region_code": user.region_code,
+                "online": online,
+                "last_seen": p.last_seen.isoformat() if p else None,
+                "lat": p.lat if p else None,
+                "lon": p.lon if p else None,
+                "located_at": p.located_at.isoformat() if p and p.located_at else None,
+            }
+        )
+    return out

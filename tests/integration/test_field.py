@@ -453,3 +453,19 @@ def test_connected_users_are_touched_so_a_dead_process_shows(world: World, field
     with world.runtime.session_factory() as db:
         again = db.get(FieldPresence, world.ids["member1"])
         assert again is not None and again.online and again.last_seen >= seen
+
+
+def test_presence_list_for_team_lists(world: World, field: Connect, client: FlaskClient) -> None:
+    field("member1")
+    hub = world.runtime.extras["field_hub"]
+    wait_for(lambda: hub.is_local(world.ids["member1"]), what="socket attached")
+    hub.flush()
+    auth = {"Authorization": f"Bearer {world.tokens['commander']}"}
+    items = client.get(f"/api/v1/field/presence?team_id={world.team_id}", headers=auth).get_json()[
+        "items"
+    ]
+    by_name = {i["name"]: i for i in items}
+    assert set(by_name) == {"member1", "member2"}
+    assert by_name["member1"]["online"] is True
+    assert by_name["member2"]["online"] is False and by_name["member2"]["last_seen"] is None
+    assert client.get("/api/v1/field/presence").status_code == 401
