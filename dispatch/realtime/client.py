@@ -230,5 +230,9 @@ class FieldSwarm:
         return self
 
     def close(self) -> None:
-        for client in self.clients:
-            client.close()
+        # In parallel: each disconnect waits for the server's answer.
+        threads = [threading.Thread(target=c.close, daemon=True) for c in self.clients]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=10)

@@ -469,3 +469,28 @@ def test_presence_list_for_team_lists(world: World, field: Connect, client: Flas
     assert by_name["member1"]["online"] is True
     assert by_name["member2"]["online"] is False and by_name["member2"]["last_seen"] is None
     assert client.get("/api/v1/field/presence").status_code == 401
+
+
+def test_python_client_swarm_accepts_once_per_assignment(world: World, live_server: str) -> None:
+    from dispatch.realtime.client import FieldSwarm
+
+    swarm = FieldSwarm(
+        live_server, [world.tokens["member1"], world.tokens["member2"]], accept=True
+    ).connect()
+    try:
+        made = [world.offer_team() for _ in range(3)]
+
+        def all_accepted() -> bool:
+            with world.runtime.session_factory() as db:
+                states = [db.get(Assignment, i) for i in made]
+                return all(a is not None and a.state == "accepted" for a in states)
+
+        wait_for(all_accepted, what="swarm accepts")
+        with world.runtime.session_factory() as db:
+            assert all(db.get(Assignment, i).version == 2 for i in made)  # type: ignore[union-attr]
+        # Both phones heard the offers and the accepts; every delivery gets acknowledged.
+        for client in swarm.clients:
+            assert client.wait_for(lambda c: c.last_seq >= 6, timeout=10)
+            assert client.errors == []
+    finally:
+        swarm.close()
