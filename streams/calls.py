@@ -10,7 +10,6 @@ the server (rather than browser to browser) means one ICE path per browser, the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -21,184 +20,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
 from dispatch.domain.codes import Role
 from dispatch.services.context import Actor
 from streams import callstate
+from streams.callmedia import COMMANDER, LocalMedia, MediaBackend
 from streams.callstate import Call, CallState, LegState
 from streams.caselink import CaseLink
-from streams.engine import StreamEngine, prefer_vp8, rtc_configuration
+from streams.engine import StreamEngine
 from streams.errors import Conflict, Forbidden, NotFound
-from streams.recording import CallRecorder
 from streams.registry import CameraKind, CameraRegistry
-from streams.sdp import validate_offer
 
 logger = logging.getLogger(__name__)
 
-COMMANDER = "commander"
+__all__ = ["COMMANDER", "CallService"]
 #: Roles that may place calls.
 CALLER_ROLES = frozenset({Role.COMMANDER, Role.DUTY_OFFICER, Role.LEADER, Role.ADMIN})
 MAX_STATIONS = 8
 #: Ended calls stay queryable this long.
 KEEP_ENDED = timedelta(hours=1)
 
-MediaFrame = av.VideoFrame | av.AudioFrame
-Tap = Callable[[str, str, MediaFrame], None]
 #: (event, payload, rooms): how the service tells browsers (Socket.IO) and the hall (bus).
 Notifier = Callable[[str, dict[str, Any], list[str]], None]
-
-
-class HubTrack(MediaStreamTrack):
-    """What one party receives of another: the newest frames of a hub."""
-
-    def __init__(self, hub: Hub) -> None:
-        super().__init__()
-        self.kind = hub.kind
-        self._hub = hub
-        self._queue: asyncio.Queue[MediaFrame | None] = asyncio.Queue()
-
-    def put(self, frame: MediaFrame) -> None:
-        if self._queue.qsize() >= self._hub.max_queue:
-            self._queue.get_nowait()  # late: drop the oldest rather than grow
-        self._queue.put_nowait(frame)
-
-    async def recv(self) -> MediaFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        frame = await self._queue.get()
-        if frame is None:
-            raise MediaStreamError
-        return frame
-
-    def stop(self) -> None:
-        if self.readyState == "live":
-            self._hub.tracks.discard(self)
-            self._queue.put_nowait(None)
-        super().stop()
-
-
-class Hub:
-    """One party's incoming media of one kind, fanned out to the parties that receive it."""
-
-    def __init__(self, party: str, kind: str) -> None:
-        self.party = party
-        self.kind = kind
-        self.max_queue = 2 if kind == "video" else 25
-        self.tracks: set[HubTrack] = set()
-        self.taps: list[Tap] = []
-        self.frames = 0
-        self._pump: asyncio.Task[None] | None = None
-
-    def subscribe(self) -> HubTrack:
-        track = HubTrack(self)
-        self.tracks.add(track)
-        return track
-
-    def attach(self, source: MediaStreamTrack) -> None:
-        """Start forwarding ``source`` (the party's published track); replaces an older one."""
-        if self._pump is not None:
-            self._pump.cancel()
-        self._pump = asyncio.ensure_future(self._run(source))
-
-    async def _run(self, source: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await source.recv()
-            except MediaStreamError:
-                return
-            assert isinstance(frame, av.VideoFrame | av.AudioFrame)
-            self.frames += 1
-            for track in list(self.tracks):
-                track.put(frame)
-            for tap in list(self.taps):
-                tap(self.party, self.kind, frame)
-
-    def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-        for track in list(self.tracks):
-            track.stop()
-
-
-class CallMedia:
-    """The peer connections and hubs of one call (lives on the engine loop)."""
-
-    def __init__(self, call_id: str, stations: list[str]) -> None:
-        self.call_id = call_id
-        self.stations = stations
-        self.pcs: dict[str, RTCPeerConnection] = {}
-        self.hubs: dict[tuple[str, str], Hub] = {}
-
-    def hub(self, party: str, kind: str) -> Hub:
-        key = (party, kind)
-        if key not in self.hubs:
-            self.hubs[key] = Hub(party, kind)
-        return self.hubs[key]
-
-    def counterparts(self, party: str) -> list[str]:
-        return list(self.stations) if party == COMMANDER else [COMMANDER]
-
-    async def connect(self, party: str, sdp: object) -> str:
-        """Answer ``party``'s offer; its m-lines of each kind are filled with the media of its
-        counterparts in order (for the commander: station 1, station 2, ...)."""
-        parsed = validate_offer(sdp, "offer", need_video=False, need_vp8=False)
-        assert isinstance(sdp, str)
-        old = self.pcs.pop(party, None)
-        if old is not None:
-            await old.close()
-        pc = RTCPeerConnection(rtc_configuration())
-        self.pcs[party] = pc
-        slots = {"audio": 0, "video": 0}
-        others = self.counterparts(party)
-        for media in parsed.media:
-            if media.kind not in slots:
-                continue
-            index = slots[media.kind]
-            slots[media.kind] += 1
-            if index < len(others):
-                track: MediaStreamTrack | str = self.hub(others[index], media.kind).subscribe()
-            else:
-                track = media.kind
-            transceiver = pc.addTransceiver(track, direction="sendrecv")
-            if media.kind == "video":
-                prefer_vp8(transceiver)
-        published: set[str] = set()
-
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            # Only the first track of each kind is the party's own camera/microphone.
-            if track.kind not in published:
-                published.add(track.kind)
-                self.hub(party, track.kind).attach(track)
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "failed":
-                await pc.close()
-
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        return str(pc.localDescription.sdp)
-
-    async def drop(self, party: str) -> None:
-        pc = self.pcs.pop(party, None)
-        if pc is not None:
-            await pc.close()
-        for kind in ("audio", "video"):
-            hub = self.hubs.pop((party, kind), None)
-            if hub is not None:
-                hub.close()
-
-    async def close(self) -> None:
-        for pc in list(self.pcs.values()):
-            await pc.close()
-        self.pcs.clear()
-        for hub in self.hubs.values():
-            hub.close()
-        self.hubs.clear()
 
 
 def _utcnow() -> datetime:
@@ -219,6 +61,7 @@ class CallService:
         clock: Callable[[], datetime] = _utcnow,
         announce_delay: float = 3.0,
         ring_timeout: timedelta = callstate.RING_TIMEOUT,
+        media: MediaBackend | None = None,
     ) -> None:
         self.engine = engine
         self.registry = registry
@@ -230,8 +73,9 @@ class CallService:
         self.ring_timeout = ring_timeout
         self._lock = threading.RLock()
         self.calls: dict[str, Call] = {}
-        self._media: dict[str, CallMedia] = {}
-        self._recorders: dict[str, CallRecorder] = {}
+        #: Where the media runs: this process's engine, or the streams process.
+        self.media: MediaBackend = media or LocalMedia(engine, recordings_dir)
+        self._recording: set[str] = set()
         self._timers: dict[str, threading.Timer] = {}
         #: The caller of each call: recordings are attached to the case in their name.
         self._callers: dict[str, Actor] = {}
@@ -283,7 +127,6 @@ class CallService:
         with self._lock:
             self.calls[call.id] = call
             self._callers[call.id] = actor
-            self._media[call.id] = CallMedia(call.id, list(stations))
         timer = threading.Timer(self.ring_timeout.total_seconds() + 0.05, self._expire, [call.id])
         timer.daemon = True
         timer.start()
@@ -371,15 +214,10 @@ class CallService:
         if timer is not None:
             timer.cancel()
         self._stop_recorder(call)
-        with self._lock:
-            media = self._media.pop(call.id, None)
-        if media is not None:
-            self.engine.submit(media.close())
+        self.media.close(call.id)
 
     def _drop_media(self, call_id: str, party: str) -> None:
-        media = self._media.get(call_id)
-        if media is not None:
-            self.engine.submit(media.drop(party))
+        self.media.drop(call_id, party)
 
     def connect_media(
         self, actor: Actor, call_id: str, station_id: str | None, sdp: object
@@ -398,10 +236,8 @@ class CallService:
             if call.leg(station_id).state is not LegState.ACCEPTED:
                 raise Conflict("accept the call before publishing media")
             party = station_id
-        media = self._media.get(call_id)
-        if media is None:
-            raise Conflict("the call has ended", call_id=call_id)
-        answer = self.engine.call(media.connect(party, sdp))
+        stations = [leg.station_id for leg in call.legs]
+        answer = self.media.connect(call_id, stations, party, sdp)
         return {"sdp": answer, "type": "answer", "party": party}
 
     # ------------------------------------------------------------------ recording
@@ -420,24 +256,13 @@ class CallService:
             self.rooms(call),
         )
         call = self._update(call_id, lambda c: replace(c, recording=True))
-        media = self._media[call_id]
         parties = [COMMANDER] + [leg.station_id for leg in call.legs]
         labels = [f"Commander {call.commander_name}"] + [
             self.registry.get(leg.station_id).name_en for leg in call.legs
         ]
-        recorder = CallRecorder(
-            self.recordings_dir, call_id, parties, start_delay=self.announce_delay, labels=labels
-        )
-        self._recorders[call_id] = recorder
-
-        async def attach() -> None:
-            for party in parties:
-                for kind in ("audio", "video"):
-                    media.hub(party, kind).taps.append(recorder.feed)
-
-        self.engine.call(attach())
-        recorder.start()
-        self._log(actor, call, "video_call_recording_started", {"file": recorder.path.name})
+        name = self.media.start_recording(call_id, parties, labels, self.announce_delay)
+        self._recording.add(call_id)
+        self._log(actor, call, "video_call_recording_started", {"file": name})
         return call
 
     def stop_recording(self, actor: Actor, call_id: str) -> Call:
@@ -449,19 +274,10 @@ class CallService:
         return call
 
     def _stop_recorder(self, call: Call) -> None:
-        recorder = self._recorders.pop(call.id, None)
-        if recorder is None:
+        if call.id not in self._recording:
             return
-        media = self._media.get(call.id)
-        if media is not None:
-
-            async def detach() -> None:
-                for hub in media.hubs.values():
-                    if recorder.feed in hub.taps:
-                        hub.taps.remove(recorder.feed)
-
-            self.engine.submit(detach())
-        info = recorder.stop()
+        self._recording.discard(call.id)
+        info = self.media.stop_recording(call.id)
         if info is None:
             return
         info.update(
@@ -527,12 +343,6 @@ class CallService:
             logger.exception("call %s: case log %s failed", call.id, kind)
 
     async def _close_all(self) -> None:
-        for call_id in list(self._recorders):
-            with self._lock:
-                call = self.calls[call_id]
-            self._stop_recorder(call)
-        for media in list(self._media.values()):
-            await media.close()
-        self._media.clear()
+        await self.media.close_all()
         for timer in self._timers.values():
             timer.cancel()

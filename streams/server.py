@@ -1,7 +1,9 @@
 """The streams component as a process of its own (aiohttp), for the scaled-out deployment.
 
-The web process keeps the camera list, scoping and calls; it hands browsers a signed viewing
-ticket (``POST /api/v1/video/tickets``) and this process answers the offer that carries it.
+The web process keeps the camera list, scoping and call signalling; it hands browsers a signed
+viewing ticket (``POST /api/v1/video/tickets``) and this process answers the offer that carries
+it. Call media and recordings run here too, driven by the web process's ``RemoteMedia`` with
+signed control messages (``/streams/api/v1/control/<op>``).
 Put it behind the same origin as the web process (the proxy routes ``/streams/`` here):
 
     python -m streams serve [--host 127.0.0.1] [--port 8060]
@@ -16,10 +18,12 @@ import argparse
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from streams.callmedia import LocalMedia, control, read_control
 from streams.engine import SIZES, StreamEngine
 from streams.errors import BadRequest, PayloadTooLarge, StreamError
 from streams.tickets import read_ticket
@@ -30,6 +34,7 @@ PREFIX = "/streams"
 MAX_BODY = 64 * 1024
 ENGINE: web.AppKey[StreamEngine] = web.AppKey("engine", StreamEngine)
 SECRET: web.AppKey[str] = web.AppKey("secret", str)
+MEDIA: web.AppKey[LocalMedia] = web.AppKey("media", LocalMedia)
 
 
 def _error(err: StreamError) -> web.Response:
@@ -84,15 +89,32 @@ async def close_viewer(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def call_control(request: web.Request) -> web.Response:
+    """Call media on behalf of the web process (``RemoteMedia``): a signed message per op."""
+    data = await _json(request)
+    op = request.match_info["op"]
+    msg = read_control(request.app[SECRET], data.get("signed"))
+    if msg.get("op") != op:
+        raise BadRequest("the signed operation does not match the URL")
+    result = await asyncio.to_thread(control, request.app[MEDIA], op, msg)
+    return web.json_response(result)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", **request.app[ENGINE].stats()})
 
 
-def make_app(engine: StreamEngine, secret: str) -> web.Application:
+def make_app(
+    engine: StreamEngine, secret: str, recordings_dir: Path | None = None
+) -> web.Application:
     """The aiohttp application around a started engine."""
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[SECRET] = secret
+    media = LocalMedia(engine, recordings_dir or Path("var") / "recordings")
+    engine.add_closer(media.close_all)
+    app[MEDIA] = media
+    app.router.add_post(f"{PREFIX}/api/v1/control/{{op}}", call_control)
     app.router.add_post(f"{PREFIX}/api/v1/video/offer", offer)
     app.router.add_delete(
         f"{PREFIX}/api/v1/video/viewers/{{viewer_id:[0-9a-f]{{32}}}}", close_viewer
@@ -124,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     bus = make_bus(settings.redis_url)
     engine = StreamEngine(registry, bus).start()
     try:
-        web.run_app(make_app(engine, settings.secret_key), host=args.host, port=args.port)
+        app = make_app(engine, settings.secret_key, settings.data_dir / "recordings")
+        web.run_app(app, host=args.host, port=args.port)
     finally:
         engine.stop()
         bus.stop()

@@ -23,6 +23,7 @@ from flask_socketio import Namespace, join_room
 
 from dispatch.realtime import channels
 from dispatch.services.context import Actor
+from streams.callmedia import RemoteMedia
 from streams.calls import CallService
 from streams.caselink import CaseLink, DispatchCaseLink, MemoryCaseLink
 from streams.engine import SIZES, StreamEngine
@@ -69,7 +70,8 @@ class Streams:
     actor: ActorProvider
     data_dir: Path
     case_link: CaseLink
-    #: Where browsers post ticketed offers when the engine runs in its own process.
+    #: Where browsers post ticketed offers when the engine runs in its own process: the same
+    #: origin, routed to ``python -m streams serve`` by the proxy.
     streams_offer_url: str = "/streams/api/v1/video/offer"
 
 
@@ -508,6 +510,7 @@ def init_app(
     actor_provider: ActorProvider | None = None,
     case_link: CaseLink | None = None,
     announce_delay: float = 3.0,
+    streams_url: str | None = None,
 ) -> None:
     """Register the video API and the ``/video`` namespace, and start the engine.
 
@@ -515,6 +518,8 @@ def init_app(
     ``init_app(app, runtime)`` (the Socket.IO server is then ``runtime.socketio``).
     ``runtime`` gives ``settings`` (``config_dir``, ``data_dir``, ``streams_enabled``), ``bus``,
     ``session_factory`` and ``regions`` (optional: region paths come from the codes otherwise).
+    ``streams_url`` (or a ``streams_url`` setting), used when this process does not run the
+    engine, is the base URL of ``python -m streams serve`` for calls' media.
     """
     if runtime is None:
         runtime, socketio = socketio, socketio.socketio
@@ -554,14 +559,23 @@ def init_app(
         socketio.emit("camera_health", health.as_dict(), to=rooms, namespace=NAMESPACE)
 
     engine.health_listeners.append(health_to_browsers)
+    media = None
+    streams_url = streams_url or getattr(settings, "streams_url", None)
+    if not engine.running and streams_url:
+        # Calls' media in the streams process (this process must not run aiortc).
+        media = RemoteMedia(str(streams_url), str(app.config.get("SECRET_KEY") or ""))
     calls = CallService(
-        engine, registry, notify, case_link, data_dir / "recordings", announce_delay=announce_delay
+        engine,
+        registry,
+        notify,
+        case_link,
+        data_dir / "recordings",
+        announce_delay=announce_delay,
+        media=media,
     )
     app.extensions[EXTENSION] = Streams(
         engine, registry, calls, actor_provider or console_actor, data_dir, case_link
     )
-    if url := getattr(settings, "streams_url", None):
-        app.extensions[EXTENSION].streams_offer_url = f"{str(url).rstrip('/')}/api/v1/video/offer"
     app.register_blueprint(bp)
     socketio.on_namespace(VideoNamespace(NAMESPACE, lambda: app.extensions[EXTENSION]))
     stoppers = getattr(runtime, "stoppers", None)

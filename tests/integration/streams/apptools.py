@@ -96,7 +96,11 @@ def test_actor() -> Actor:
 
 
 def make_app(
-    tmp: Path, cameras: list[dict[str, Any]] | None = None
+    tmp: Path,
+    cameras: list[dict[str, Any]] | None = None,
+    *,
+    streams_enabled: bool = True,
+    streams_url: str | None = None,
 ) -> tuple[Flask, SocketIO, MemoryCaseLink, InProcessBus]:
     config_dir = tmp / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -108,8 +112,14 @@ def make_app(
     socketio = SocketIO(app, async_mode="threading")
     link = MemoryCaseLink()
     bus = InProcessBus()
-    runtime = Runtime(Settings(config_dir, tmp / "data"), bus)
+    runtime = Runtime(Settings(config_dir, tmp / "data", streams_enabled), bus)
     web.init_app(
-        app, socketio, runtime, actor_provider=test_actor, case_link=link, announce_delay=0.2
+        app,
+        socketio,
+        runtime,
+        actor_provider=test_actor,
+        case_link=link,
+        announce_delay=0.2,
+        streams_url=streams_url,
     )
     return app, socketio, link, bus

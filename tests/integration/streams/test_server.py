@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from aiohttp import web as aioweb
 
@@ -27,10 +28,11 @@ SECRET = "test"  # the test web app's SECRET_KEY
 
 
 @pytest.fixture
-def streams_url() -> Iterator[str]:
+def streams_url(tmp_path: Path) -> Iterator[str]:
     engine = StreamEngine(CameraRegistry(demo_cameras())).start()
     loop = asyncio.new_event_loop()
-    runner = aioweb.AppRunner(make_streams_app(engine, SECRET))
+    # Same data directory as the web app of the test (one host, one data_dir).
+    runner = aioweb.AppRunner(make_streams_app(engine, SECRET, tmp_path / "data" / "recordings"))
     loop.run_until_complete(runner.setup())
     site = aioweb.TCPSite(runner, "127.0.0.1", 0)
     loop.run_until_complete(site.start())
@@ -124,3 +126,79 @@ def test_web_signs_a_ticket_and_the_streams_process_answers(
         await viewer.close()
 
     asyncio.run(main())
+
+
+def test_calls_with_media_in_the_streams_process(tmp_path: Path, streams_url: str) -> None:
+    from tests.integration.streams.test_calls import STATION, Party
+    from tests.integration.streams.test_calls import _post as post
+
+    app, _, link, _ = make_app(tmp_path, streams_enabled=False, streams_url=streams_url)
+    try:
+        assert not app.extensions["streams"].engine.running
+        status, call = post(
+            app, "commander", "/api/v1/calls", {"stations": [STATION], "case_id": 3}
+        )
+        assert status == 201
+        status, _ = post(
+            app, "station", f"/api/v1/calls/{call['id']}/accept", {"station_id": STATION}
+        )
+        assert status == 200
+
+        async def run() -> tuple[int, int]:
+            commander, station = Party("commander"), Party("station")
+            for party, user, sid in ((commander, "commander", None), (station, "station", STATION)):
+                sdp = await party.offer()
+                status, answer = await asyncio.to_thread(
+                    post,
+                    app,
+                    user,
+                    f"/api/v1/calls/{call['id']}/media",
+                    {"station_id": sid, "sdp": sdp},
+                )
+                assert status == 200, answer
+                await party.accept(answer)
+            await wait_for(lambda: commander.video >= 10 and station.video >= 10, within=20)
+            status, _ = await asyncio.to_thread(
+                post, app, "commander", f"/api/v1/calls/{call['id']}/recording", {"on": True}
+            )
+            assert status == 200
+            await asyncio.sleep(1.5)
+            status, ended = await asyncio.to_thread(
+                post, app, "commander", f"/api/v1/calls/{call['id']}/hangup", {}
+            )
+            assert ended["state"] == "ended"
+            counts = (commander.video, station.video)
+            await commander.close()
+            await station.close()
+            return counts
+
+        counts = asyncio.run(run())
+        assert min(counts) >= 10
+        assert [a[1] for a in link.attachments] == ["recording"]
+        path = link.attachments[0][2]
+        assert str(tmp_path / "data" / "recordings") in path
+        with av.open(path) as container:
+            assert sum(1 for _ in container.decode(video=0)) >= 2
+        # A bad offer comes back as the same error, from the other process.
+        status, body = post(app, "commander", "/api/v1/calls", {"stations": [STATION]})
+        status, _ = post(
+            app, "station", f"/api/v1/calls/{body['id']}/accept", {"station_id": STATION}
+        )
+        status, err = post(
+            app, "commander", f"/api/v1/calls/{body['id']}/media", {"sdp": "garbage"}
+        )
+        assert status == 400 and err["error"]["code"] == "invalid_sdp"
+    finally:
+        web.shutdown(app)
+
+
+def test_control_messages_must_be_signed(streams_url: str) -> None:
+    from streams.callmedia import sign_control
+
+    url = f"{streams_url}/streams/api/v1/control/close"
+    status, _ = _post(url, {"signed": sign_control("wrong", {"op": "close", "call_id": "x"})})
+    assert status == 403
+    status, _ = _post(url, {"signed": sign_control(SECRET, {"op": "drop", "call_id": "x"})})
+    assert status == 400  # signed for another operation
+    status, _ = _post(url, {"signed": sign_control(SECRET, {"op": "close", "call_id": "x"})})
+    assert status == 200
