@@ -61,7 +61,6 @@ class DeliveryHub:
         self._lock = threading.Lock()
         self._sids: dict[int, set[str]] = defaultdict(set)
         self._acks: dict[int, set[int]] = defaultdict(set)
-        self._delivered: dict[int, set[int]] = defaultdict(set)
         # user -> (online, at, lat, lon): only the latest state matters.
         self._presence: dict[int, tuple[bool, datetime, float | None, float | None]] = {}
         self._stop = threading.Event()
@@ -99,8 +98,6 @@ class DeliveryHub:
         """Emit committed deliveries to each recipient's room (any process may hold it)."""
         for item in items:
             self._emit(EVENT, item.message(), to=user_room(item.recipient_id), namespace=NAMESPACE)
-            if self.is_local(item.recipient_id):
-                self._note(self._delivered, item.recipient_id, [item.seq])
 
     def replay(self, sid: str, user_id: int, last_seq: int) -> int:
         """Send ``sid`` every delivery after ``last_seq`` (pages of 500). Returns the count."""
@@ -111,7 +108,6 @@ class DeliveryHub:
             for item in page:
                 self._emit(EVENT, item.message(), to=sid, namespace=NAMESPACE)
             if page:
-                self._note(self._delivered, user_id, [p.seq for p in page])
                 last_seq = page[-1].seq
                 sent += len(page)
             if len(page) < 500:
@@ -182,22 +178,25 @@ class DeliveryHub:
                     self._presence[user_id] = (True, now, None, None)
 
     def flush(self) -> None:
-        """Write queued acknowledgements and delivered marks now."""
+        """Write queued acknowledgements and presence now, in one short transaction.
+
+        Only acknowledgements are written per delivery (one statement for all of them): a
+        "delivered" mark per push would cost a write per message on the hot path, so
+        ``delivered_at`` is set by the first re-send or, at the latest, by the acknowledgement.
+        """
         with self._lock:
             acks, self._acks = self._acks, defaultdict(set)
-            delivered, self._delivered = self._delivered, defaultdict(set)
             presence, self._presence = self._presence, {}
-        if not acks and not delivered and not presence:
+        if not acks and not presence:
             return
         now = self._clock()
+        pairs = sorted((user_id, seq) for user_id, seqs in acks.items() for seq in seqs)
         try:
             with self._factory.begin() as db:
-                for user_id, seqs in delivered.items():
-                    seqs -= acks.get(user_id, set())
-                    if seqs:
-                        delivery_service.mark_delivered(db, user_id, sorted(seqs), now)
-                for user_id, seqs in acks.items():
-                    self.acked_total += delivery_service.acknowledge(db, user_id, sorted(seqs), now)
+                for start in range(0, len(pairs), 500):
+                    self.acked_total += delivery_service.acknowledge_pairs(
+                        db, pairs[start : start + 500], now
+                    )
                 for user_id, (online, at, lat, lon) in sorted(presence.items()):
                     delivery_service.update_presence(db, user_id, at, online, lat, lon)
         except Exception:
@@ -205,6 +204,8 @@ class DeliveryHub:
             with self._lock:
                 for user_id, seqs in acks.items():
                     self._acks[user_id].update(seqs)
+                for user_id, state in presence.items():
+                    self._presence.setdefault(user_id, state)
             raise
 
     def resend_due(self) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -325,20 +325,6 @@ def mark_sent(session: Session, rows: Sequence[Delivery], now: datetime) -> None
         row.next_attempt_at = now + backoff(row.attempts)
 
 
-def mark_delivered(session: Session, user_id: int, seqs: Sequence[int], now: datetime) -> None:
-    """Record that these deliveries were written to a connected socket of ``user_id``."""
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.recipient_id == user_id,
-            Delivery.seq.in_(list(seqs)),
-            Delivery.delivered_at.is_(None),
-        )
-        .values(delivered_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def acknowledge(session: Session, user_id: int, seqs: Sequence[int], now: datetime) -> int:
     """Mark deliveries acknowledged; repeats change nothing. Returns how many changed."""
     result = session.execute(
@@ -346,6 +332,26 @@ def acknowledge(session: Session, user_id: int, seqs: Sequence[int], now: dateti
         .where(
             Delivery.recipient_id == user_id,
             Delivery.seq.in_(list(seqs)),
+            Delivery.acked_at.is_(None),
+        )
+        .values(
+            acked_at=now,
+            next_attempt_at=None,
+            delivered_at=func.coalesce(Delivery.delivered_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def acknowledge_pairs(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> int:
+    """Acknowledge many ``(recipient_id, seq)`` pairs in one statement; repeats change nothing."""
+    if not pairs:
+        return 0
+    result = session.execute(
+        update(Delivery)
+        .where(
+            tuple_(Delivery.recipient_id, Delivery.seq).in_(list(pairs)),
             Delivery.acked_at.is_(None),
         )
         .values(
