@@ -107,7 +107,9 @@ def _guarded(event: str) -> Callable[[Handler], Callable[..., dict[str, Any]]]:
             sid: str = request.sid  # type: ignore[attr-defined]
             client = self.clients.get(sid)
             if client is None:  # a late event from a socket being torn down
-                return {"ok": False, "error": {"code": "unauthorized", "event": event}}
+                from console.auth import Unauthorized
+
+                return _error_reply(Unauthorized(), self.runtime.settings.lang, event)
             try:
                 return handler(self, sid, client, data)
             except (DispatchError, SocketError) as err:
