@@ -389,7 +389,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="paced phase: per second")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--producers", type=int, default=4, help="dispatcher threads posting summons")
+    parser.add_argument(
+        "--producers", type=int, default=4, help="dispatcher threads posting summons"
+    )
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-mode", default="threading", help=argparse.SUPPRESS)
     args = parser.parse_args()
