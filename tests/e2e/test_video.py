@@ -7,8 +7,11 @@ with test identities chosen by a cookie, so these tests do not depend on the res
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,11 @@ from layouts.components.video import nearest_button, recordings_list, video_wall
 from layouts.rooms import station, video_dispatch
 from streams import web
 from streams.loopback import ensure_host_candidates
+from streams.registry import Camera
 from tests.conftest import free_port
 from tests.e2e.conftest import CHROMEDRIVER, chromium_options
-from tests.integration.streams.apptools import make_app
+from tests.integration.streams.apptools import CAMERAS, make_app
+from tests.integration.streams.test_server import streams_process
 
 pytestmark = [pytest.mark.e2e]
 
@@ -60,9 +65,8 @@ def _page() -> Any:
     return video_wall("video-wall", layout=4, lang=lang)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
-    app, _, _, _ = make_app(tmp_path)
+def _serve(app: Flask) -> Iterator[str]:
+    """Dash pages of the video room on ``app``, served on a free port; yields the base URL."""
 
     @app.get("/_test/as/<user>/<page>")
     def login_as(user: str, page: str) -> Response:
@@ -79,12 +83,50 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}", app
+        yield f"http://127.0.0.1:{port}"
     finally:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=10)
         web.shutdown(app)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
+    app, _, _, _ = make_app(tmp_path)
+    for base in _serve(app):
+        yield base, app
+
+
+@pytest.fixture
+def streams_url(tmp_path: Path) -> Iterator[str]:
+    with streams_process(tmp_path, [Camera.model_validate(c) for c in CAMERAS]) as url:
+        yield url
+
+
+@pytest.fixture
+def split_server(tmp_path: Path, streams_url: str) -> Iterator[tuple[str, Flask]]:
+    """The web process without an engine, the streams process beside it, and a proxy route
+    ``/streams/`` from one to the other (what nginx does in production)."""
+    app, _, _, _ = make_app(tmp_path, streams_enabled=False, streams_url=streams_url)
+
+    @app.route("/streams/<path:rest>", methods=["POST", "DELETE", "GET"])
+    def proxy(rest: str) -> Response:
+        req = urllib.request.Request(
+            f"{streams_url}/streams/{rest}",
+            request.get_data() or None,
+            {"Content-Type": request.content_type or "application/json"},
+            method=request.method,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=15) as upstream:
+                return Response(upstream.read(), upstream.status, mimetype="application/json")
+        except urllib.error.HTTPError as err:
+            with err:
+                return Response(err.read(), err.code, mimetype="application/json")
+
+    for base in _serve(app):
+        yield base, app
 
 
 @pytest.fixture
@@ -363,4 +405,31 @@ def test_layouts_drag_and_unfocus(
             )
         ),
         what="tile size again",
+    )
+
+
+def test_wall_through_the_separate_streams_process(
+    split_server: tuple[str, Flask], browsers: Callable[[], webdriver.Chrome]
+) -> None:
+    base, app = split_server
+    assert not app.extensions["streams"].engine.running
+    driver = browsers()
+    driver.get(f"{base}/_test/as/commander/wall")
+    frames = _wait(
+        lambda: (f := _frames(driver)) and f[0] > 0 and f[1] > 0 and f, within=30, what="frames"
+    )
+    assert frames[2:] == [0, 0]
+    with urllib.request.urlopen(f"{base}/streams/healthz", timeout=5) as resp:
+        stats = json.loads(resp.read())
+    assert stats["viewers"] == 2
+    driver.get("about:blank")
+    _wait(
+        lambda: (
+            json.loads(urllib.request.urlopen(f"{base}/streams/healthz", timeout=5).read())[
+                "viewers"
+            ]
+            == 0
+        ),
+        within=30,
+        what="viewers freed in the streams process",
     )

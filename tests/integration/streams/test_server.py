@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import urllib.error
@@ -18,7 +19,7 @@ from aiohttp import web as aioweb
 from streams import web
 from streams.engine import StreamEngine
 from streams.errors import Forbidden
-from streams.registry import CameraRegistry
+from streams.registry import Camera, CameraRegistry
 from streams.server import make_app as make_streams_app
 from streams.tickets import make_ticket, read_ticket
 from tests.integration.streams.apptools import make_app
@@ -27,11 +28,15 @@ from tests.integration.streams.conftest import PyViewer, demo_cameras, wait_for
 SECRET = "test"  # the test web app's SECRET_KEY
 
 
-@pytest.fixture
-def streams_url(tmp_path: Path) -> Iterator[str]:
-    engine = StreamEngine(CameraRegistry(demo_cameras())).start()
+@contextlib.contextmanager
+def streams_process(tmp_path: Path, cameras: list[Camera]) -> Iterator[str]:
+    """``streams.server`` on a free port in a thread (its own loop); yields its base URL.
+
+    Recordings go to ``tmp_path/data/recordings``: the data directory of the test's web app
+    (one host, one data_dir).
+    """
+    engine = StreamEngine(CameraRegistry(cameras)).start()
     loop = asyncio.new_event_loop()
-    # Same data directory as the web app of the test (one host, one data_dir).
     runner = aioweb.AppRunner(make_streams_app(engine, SECRET, tmp_path / "data" / "recordings"))
     loop.run_until_complete(runner.setup())
     site = aioweb.TCPSite(runner, "127.0.0.1", 0)
@@ -39,12 +44,20 @@ def streams_url(tmp_path: Path) -> Iterator[str]:
     port = runner.addresses[0][1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
-    engine.stop()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+        engine.stop()
+
+
+@pytest.fixture
+def streams_url(tmp_path: Path) -> Iterator[str]:
+    with streams_process(tmp_path, demo_cameras()) as url:
+        yield url
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
