@@ -16,6 +16,8 @@ from console.runtime import Runtime
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 FIELD_ASSETS = ASSETS / "field"
 VENDOR_FILES = frozenset({"socket.io.min.js", "bootstrap.min.css"})
+#: The page's own routes (public: the page itself asks for a username and password).
+FIELD_ENDPOINTS = frozenset({"field_page", "field_asset", "field_vendor", "field_messages"})
 
 #: Photo types accepted from the field, by their first bytes (the client's claim is not trusted).
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -42,6 +44,21 @@ def register_field_page(app: Flask, runtime: Runtime) -> None:
     from console.i18n import t
 
     uploads = Path(runtime.settings.data_dir) / "uploads"
+
+    @app.before_request
+    def _field_page_is_public() -> Response | None:
+        # The field page signs in with its own bearer token (the phone is not a console
+        # browser). The Dash shell's session guard, a later before_request, would send it to
+        # /login; answering here first keeps /field reachable whatever that guard exempts.
+        path = request.path
+        if path != "/field" and not path.startswith("/field/"):
+            return None
+        rule = request.url_rule
+        if rule is None or rule.endpoint not in FIELD_ENDPOINTS:
+            return None
+        view = app.view_functions[rule.endpoint]
+        response: Response = app.ensure_sync(view)(**(request.view_args or {}))
+        return response
 
     @app.get("/field")
     def field_page() -> Response:

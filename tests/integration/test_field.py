@@ -494,3 +494,17 @@ def test_python_client_swarm_accepts_once_per_assignment(world: World, live_serv
             assert client.errors == []
     finally:
         swarm.close()
+
+
+def test_field_page_stays_public_behind_a_session_guard(world: World, app: Flask) -> None:
+    """The Dash shell redirects browsers without a session to /login; the field page signs in
+    with its own token form and must not be caught by that."""
+    from flask import redirect
+
+    app.before_request(lambda: redirect("/login"))  # registered later, like the shell's guard
+    client = app.test_client()
+    for path in ("/field", "/field/assets/field.js", "/field/messages.json"):
+        with client.get(path) as response:
+            assert response.status_code == 200, path
+    with client.get("/somewhere-else") as response:
+        assert response.status_code == 302
