@@ -16,6 +16,7 @@ when the recipient reconnects (``seq > last_seq``).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from dispatch.services import cases as case_service
 
 logger = logging.getLogger(__name__)
 
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
 _NOTED = "cc_delivery_noted"  # assignment -> kind, collected by after_flush
 _WRITTEN = "cc_delivery_written"  # Pushed items waiting for the commit
 
@@ -249,9 +251,19 @@ def install(
     factory: sessionmaker[Session],
     clock: Callable[[], datetime],
     push: Callable[[Sequence[Pushed]], None],
-) -> None:
-    """Write deliveries for assignment changes in every session of ``factory``; push on commit."""
+) -> bool:
+    """Write deliveries for assignment changes in every session of ``factory``; push on commit.
+
+    Idempotent per factory (a second call returns False and changes nothing): installed twice,
+    every assignment would be delivered twice. Every process that writes assignments must
+    install it on its session factory: the web process does (``dispatch.realtime.field``), and
+    so does a worker-only process (``dispatch.workers.supervisor``).
+    """
     from sqlalchemy import event
+
+    if factory in _INSTALLED:
+        return False
+    _INSTALLED.add(factory)
 
     @event.listens_for(factory, "after_flush")
     def _collect(session: Session, _ctx: object) -> None:
@@ -288,6 +300,8 @@ def install(
     def _discard(session: Session) -> None:
         session.info.pop(_NOTED, None)
         session.info.pop(_WRITTEN, None)
+
+    return True
 
 
 def since(session: Session, user_id: int, last_seq: int, limit: int = 500) -> list[Pushed]:

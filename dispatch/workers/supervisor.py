@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,7 +60,22 @@ class Supervisor:
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
-    """Start the supervision clock in this process; stopped with the runtime."""
+    """Start the supervision clock in this process; stopped with the runtime.
+
+    In a web process the /field extension has already installed the delivery outbox hook. In a
+    worker-only process it is installed here, pushing through Socket.IO (with a Redis message
+    queue the web processes holding the sockets deliver; without one, their re-send loops do).
+    """
+    from dispatch.realtime.delivery import EVENT, NAMESPACE, user_room
+    from dispatch.services import delivery
+
+    def push(items: Sequence[delivery.Pushed]) -> None:
+        for item in items:
+            runtime.socketio.emit(
+                EVENT, item.message(), to=user_room(item.recipient_id), namespace=NAMESPACE
+            )
+
+    delivery.install(runtime.session_factory, runtime.deps.now, push)
     worker = Supervisor(runtime.session_factory, runtime.deps)
     worker.start()
     runtime.stoppers.append(worker.stop)

@@ -213,3 +213,22 @@ def test_renotification_reaches_the_phone(
     tick(world, T0 + timedelta(minutes=9))
     wait_for(lambda: [m for m in got if m["kind"] == "renotify"], what="renotify on the socket")
     assert [m["seq"] for m in got] == [1, 2]
+
+
+def test_worker_only_process_still_writes_deliveries(settings: Settings) -> None:
+    """A process running only the supervisor (no /field) must still write the outbox."""
+    from console.app import create_app
+    from dispatch.db.schema import upgrade
+
+    upgrade(settings.database_url)
+    worker_app = create_app(settings, extensions=("dispatch.workers.supervisor",))
+    try:
+        world = seed_world(worker_app)
+        world.offer_team()
+        with world.runtime.session_factory() as db:
+            rows = db.scalars(select(Delivery)).all()
+            assert sorted(r.recipient_id for r in rows) == sorted(
+                [world.ids["member1"], world.ids["member2"]]
+            )
+    finally:
+        worker_app.extensions["cc"].stop()
