@@ -13,7 +13,7 @@ from console.runtime import current_runtime
 from dispatch.domain.codes import Level
 from dispatch.domain.errors import NotFound, ValidationFailed
 from dispatch.domain.jurisdiction import Scope
-from dispatch.domain.kpi import Summary, change, change
+from dispatch.domain.kpi import Summary, change
 from dispatch.services import stats
 
 

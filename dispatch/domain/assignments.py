@@ -7,6 +7,7 @@ one case at once (中心吹哨、部门报到), each with its own deadlines.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,7 +71,7 @@ def allowed_assignment_actions(state: AssignmentState) -> list[AssignmentAction]
 
 
 def apply_assignment(
-    state: AssignmentState, action: AssignmentAction, params: dict[str, object] | None = None
+    state: AssignmentState, action: AssignmentAction, params: Mapping[str, object] | None = None
 ) -> AssignmentStep:
     """Apply a field or centre action to an assignment in ``state``.
 

@@ -65,7 +65,7 @@ def test_illegal_transition_is_409_and_changes_nothing(app: Flask, client: Flask
     with runtime.session_factory() as db:
         assert db.scalar(select(func.count()).select_from(AuditEntry)) == audits
         assert db.scalar(select(func.count()).select_from(CaseEvent)) == events
-        assert db.get(Case, case_id).state == "intake"  # type: ignore[union-attr]
+        assert db.get(Case, case_id).state == "intake"
 
 
 def test_invalid_payload_is_422_with_each_field_in_the_callers_language(
