@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     streams_enabled: bool = Field(
         default=True, description="Start the video component (aiortc) inside the process."
     )
+    streams_url: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Base URL of a separate streams process (python -m streams serve) for "
+        "viewing, calls and recordings; unset: video runs inside the web process.",
+    )
     token_ttl_seconds: int = Field(
         default=8 * 3600,
         ge=60,
