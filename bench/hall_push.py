@@ -158,6 +158,14 @@ def latencies(sent: dict[int, float], receivers: list[dict[int, float]]) -> tupl
 
 BROWSER_JS = """
 window.__seen = {};
+window.__got = {};
+window.ccHall.trace = function (batch) {
+  var now = Date.now();
+  batch.events.forEach(function (ev) {
+    var code = ev.case && String(ev.case.code || '');
+    if (code.indexOf('B') === 0 && !(code.slice(1) in window.__got)) window.__got[code.slice(1)] = now;
+  });
+};
 var root = document.getElementById('hall-stream');
 new MutationObserver(function (list) {
   var now = Date.now();
@@ -277,6 +285,12 @@ def main() -> None:
             "lost": lost,
             "browsers": len(browsers),
         }
+        browser_got = [
+            {int(k): v / 1000.0 for k, v in driver.execute_script("return window.__got").items()}
+            for driver in browsers
+        ]
+        values, lost = latencies(sent, browser_got)
+        report["hall_browser_socket_received"] = {**percentiles(values), "lost": lost}
         for s in sockets:
             s.close()
         for driver in browsers:

@@ -43,6 +43,7 @@
 
   function onBatch(batch) {
     window.ccHall.received += 1;
+    if (window.ccHall.trace) { window.ccHall.trace(batch); }  // measurement hook (bench/)
     var gap = lastSeq !== null && batch.seq !== lastSeq + 1;
     lastSeq = batch.seq;
     setProps(LIVE, {data: batch});
