@@ -10,12 +10,14 @@ cost ten times more per case. ``write_cases`` is shared with the demo seeder.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -690,6 +692,25 @@ def _existing_external_ids(session: Session, ids: list[str]) -> set[str]:
     return found
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a bulk job builds hundreds of thousands of
+    long-lived records.
+
+    Each record is a handful of containers; the collector keeps re-scanning the growing heap
+    and costs a third of the validation time at 200,000 rows (measured). Nothing here makes
+    reference cycles, and reference counting still frees everything else; the collector is
+    back on (if it was on) as soon as the job ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # ------------------------------------------------------------------------------------------
 # The use case
 # ------------------------------------------------------------------------------------------
@@ -712,19 +733,33 @@ def import_cases(
         actor: who imports; rows outside their jurisdiction are errors.
         data: the file content (UTF-8; a byte-order mark is tolerated).
         fmt: ``"csv"`` (header row; line 1 is the header) or ``"jsonl"``.
-        regions_parents: township code -> (county code, city code) for the rollups; derived
-            from ``deps.region_path`` when not given.
+        regions_parents: township code -> (county code, city code) for the rollups; taken
+            from the rows' resolved region paths when not given.
 
     Returns:
         The report. When ``report.errors`` is not empty nothing was written.
 
     Raises:
         Forbidden: the actor's role may not register cases.
+        sqlalchemy.exc.IntegrityError: another transaction inserted one of the same external
+            ids between the lookup and the write (nothing of this file is kept either).
     """
     if actor.role not in INTAKE_ROLES:
         raise Forbidden(action="import_cases", role=actor.role.value)
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown import format {fmt!r}")
+    with gc_paused():
+        return _import(session, deps, actor, data, fmt, regions_parents)
+
+
+def _import(
+    session: Session,
+    deps: Deps,
+    actor: Actor,
+    data: bytes | str,
+    fmt: Format,
+    regions_parents: Mapping[str, tuple[str, str]] | None,
+) -> ImportReport:
     report = ImportReport()
     ctx = _Context(deps=deps, actor=actor, now=deps.now().astimezone(UTC))
     ctx.keys = MatchKeys(deps.match_secret)

@@ -33,7 +33,7 @@ from dispatch.domain.kpi import LOCAL_TZ
 from dispatch.domain.supervision import card
 from dispatch.realtime import channels
 from dispatch.services.deps import Deps
-from dispatch.services.imports import CaseRecord, audit_after, write_cases
+from dispatch.services.imports import CaseRecord, audit_after, gc_paused, write_cases
 from dispatch.services.outbox import emit
 
 logger = logging.getLogger(__name__)
@@ -635,13 +635,14 @@ def seed_demo(
     pool = max(200, min(50_000, n_cases // 40))
     generator = DemoCases(regions, deps, now, rng_seed, pool_size=pool)
     written = 0
-    for batch in generator.batches(n_cases, batch_size):
-        # In time order the date-led indexes (received, closed, deadline, case code) take their
-        # inserts near each other instead of all over the tree.
-        batch.sort(key=lambda r: r.received_at)
-        write_cases(session, batch, generator.parents, None)
-        written += len(batch)
-        logger.info("seeded %s of %s demo cases", written, n_cases)
+    with gc_paused():
+        for batch in generator.batches(n_cases, batch_size):
+            # In time order the date-led indexes (received, closed, deadline, case code) take
+            # their inserts near each other instead of all over the tree.
+            batch.sort(key=lambda r: r.received_at)
+            write_cases(session, batch, generator.parents, None)
+            written += len(batch)
+            logger.info("seeded %s of %s demo cases", written, n_cases)
     if written:
         emit(session, channels.CASES, {"type": "cases_imported", "count": written})
         emit(
