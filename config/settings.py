@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     streams_enabled: bool = Field(
         default=True, description="Start the video component (aiortc) inside the process."
     )
+    async_mode: Literal["threading", "gevent"] = Field(
+        default="threading",
+        description="Flask-SocketIO async mode: threading (embedded default, python -m console "
+        "run) or gevent (under gunicorn -k gevent, one worker per process).",
+    )
     streams_url: str | None = Field(
         default=None,
         min_length=1,

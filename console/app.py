@@ -104,7 +104,7 @@ def create_app(
     install_publisher(session_factory, bus)
     socketio = SocketIO(
         app,
-        async_mode="threading",
+        async_mode=settings.async_mode,
         message_queue=settings.redis_url,
         cors_allowed_origins=[],
         ping_interval=10,
