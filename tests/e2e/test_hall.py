@@ -301,9 +301,16 @@ def test_township_click_drills_down_and_point_click_opens_the_case(
     new_case(live_server, token, rt, township_codes(rt)[6], "别处的案件")
     sign_in(chrome, live_server, "duty")
     click = "var g=document.querySelector('#hall-map .js-plotly-plot'); g.emit('plotly_click', {points: [arguments[0]], event: {}});"
-    chrome.execute_script(click, {"curveNumber": 0, "pointNumber": 0, "location": town})
     name = rt.regions.name(town)
-    WebDriverWait(chrome, 10).until(lambda d: name in d.find_element(By.ID, "hall-map-title").text)
+
+    def clicked_township(d: webdriver.Chrome) -> bool:
+        # Clicking again until it takes: the graph binds its click handler after drawing.
+        if name in d.find_element(By.ID, "hall-map-title").text:
+            return True
+        d.execute_script(click, {"curveNumber": 0, "pointNumber": 0, "location": town})
+        return False
+
+    WebDriverWait(chrome, 10, poll_frequency=0.5).until(clicked_township)
     WebDriverWait(chrome, 10).until(lambda d: map_townships(d) == [town])
     WebDriverWait(chrome, 10).until(
         lambda d: "别处的案件" not in stream_text(d) and "下钻测试案件" in stream_text(d)
