@@ -320,3 +320,33 @@ def test_township_click_drills_down_and_point_click_opens_the_case(
     WebDriverWait(chrome, 10).until(
         lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
     )
+
+
+def test_a_gap_in_batch_numbers_resyncs_from_the_services(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    """An event the display never got (lost on the way) shows up after the next batch, whose
+    number skips one: the browser notices the gap and re-reads the snapshot."""
+    from dispatch.realtime.hall import hub_of
+
+    rt = runtime_of(app)
+    make_users(app)
+    sign_in(chrome, live_server, "duty")
+    hub = hub_of(rt)
+    assert hub is not None
+    token = token_for(live_server, "duty")
+    town = township_codes(rt)[2]
+    original = hub._queue
+    hub._queue = lambda rooms, event: None  # type: ignore[method-assign]
+    try:
+        new_case(live_server, token, rt, town, "途中丢失的案件")
+    finally:
+        hub._queue = original  # type: ignore[method-assign]
+    time.sleep(0.5)
+    assert "途中丢失的案件" not in stream_text(chrome)
+    with hub._lock:  # the lost batch took a number
+        room = f"city:{rt.regions.city.code}"
+        hub._seq[room] = hub._seq.get(room, 0) + 1
+    new_case(live_server, token, rt, town, "之后的案件")
+    WebDriverWait(chrome, 10).until(lambda d: "途中丢失的案件" in stream_text(d))
+    assert "之后的案件" in stream_text(chrome)
