@@ -60,6 +60,15 @@ ROOMS: tuple[Room, ...] = (
 )
 
 
+def page_title(key: str) -> Any:
+    """A page title in the viewer's language (Dash calls it while routing, inside the request)."""
+
+    def title(**_path: Any) -> str:
+        return f"{t(key, request_lang())} · {t('app.title', request_lang())}"
+
+    return title
+
+
 def data_attrs(values: dict[str, str]) -> Any:
     """``data-*`` attributes for a Dash html component (typed loosely for the keyword spread)."""
     return values
