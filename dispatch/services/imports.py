@@ -870,11 +870,12 @@ _LOCAL_DATE_TEXT: dict[tuple[int, int, int, int], str] = {}
 
 
 def case_code(case_id: int, received_at: datetime) -> str:
-    """The human case code: local date + a scrambled id.
+    """The human case code: local date + a scrambled id, e.g. ``20261129-3F1A9C2``.
 
-    Unique by construction (``services.cases.new_case_code`` draws the same shape at random,
-    which collides within a day once a city has a few thousand cases a day) and not guessable
-    in sequence like the bare id.
+    Unique by construction and not guessable in sequence like the bare id. Seven hex digits,
+    where ``services.cases.new_case_code`` draws six at random: the two shapes can never be
+    equal, so a bulk import cannot collide with codes drawn at intake (with a few thousand
+    random codes a day, a 200,000-case import into the same dates would otherwise hit one).
     """
     utc = received_at if received_at.tzinfo is UTC else received_at.astimezone(UTC)
     hour = (utc.year, utc.month, utc.day, utc.hour)
@@ -884,9 +885,9 @@ def case_code(case_id: int, received_at: datetime) -> str:
         day = _LOCAL_DATE_TEXT[hour] = f"{utc.astimezone(LOCAL_TZ):%Y%m%d}"
         if len(_LOCAL_DATE_TEXT) > 100_000:
             _LOCAL_DATE_TEXT.clear()
-    if case_id < 1 << 24:
-        # Multiplying by an odd constant modulo 2**24 is a bijection on 24-bit ids.
-        return f"{day}-{((case_id * 0x9E3779) ^ 0x5A5A5A) & 0xFFFFFF:06X}"
+    if case_id < 1 << 28:
+        # Multiplying by an odd constant modulo 2**28 is a bijection on 28-bit ids.
+        return f"{day}-{((case_id * 0x9E3779B) ^ 0x5A5A5A5) & 0xFFFFFFF:07X}"
     return f"{day}-{case_id:08X}"
 
 

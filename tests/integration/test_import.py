@@ -455,3 +455,12 @@ def test_jsonl_reports_bad_lines_by_number(
         (5, {"colour": "unknown_field", "category": "invalid_choice"}),
     ]
     assert report.rows == 4 and report.imported == 0
+
+
+def test_import_codes_are_unique_and_never_shaped_like_intake_codes() -> None:
+    day = datetime(2026, 3, 1, 4, tzinfo=UTC)
+    ids = [*range(1, 200_001), (1 << 28) - 1, 1 << 28, 10**12]
+    codes = {case_code(i, day) for i in ids}
+    assert len(codes) == len(ids)
+    # services.cases.new_case_code draws 6 hex digits; ours have 7 or more.
+    assert all(code.startswith("20260301-") and len(code) >= 9 + 7 for code in codes)
