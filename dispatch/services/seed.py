@@ -4,7 +4,9 @@ The cases are synthetic but shaped like a real centre's load, so every screen ha
 true to show: wage arrears peak before the Spring Festival, land disputes in spring, neighbour
 quarrels in summer; townships contribute by population; most cases are general and end in a
 successful mediation; some are still open, some overdue with a red card, some escalated. They
-go through the import writer (``imports.write_cases``), so a million cases take about a minute.
+go through the import writer (``imports.write_cases``): a million cases took 210 s on SQLite and
+245 s on PostgreSQL on the shared two-core machines (bench/README.md), where the ORM would take
+most of an hour.
 """
 
 from __future__ import annotations
@@ -40,16 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: Password of every demo user (documented in bench/README.md and the README).
 DEMO_PASSWORD = "demo1234"
-
-
-class _RegionLike(Protocol):
-    code: str
-    name_zh: str
-    name_en: str
-    level: Level
-    parent: str | None
-    centroid: tuple[float, float]
-    population: int
 
 
 class RegionSource(Protocol):
