@@ -4,9 +4,8 @@ The cases are synthetic but shaped like a real centre's load, so every screen ha
 true to show: wage arrears peak before the Spring Festival, land disputes in spring, neighbour
 quarrels in summer; townships contribute by population; most cases are general and end in a
 successful mediation; some are still open, some overdue with a red card, some escalated. They
-go through the import writer (``imports.write_cases``): a million cases took 210 s on SQLite and
-245 s on PostgreSQL on the shared two-core machines (bench/README.md), where the ORM would take
-most of an hour.
+go through the import writer (``imports.write_cases``), not the ORM: a million cases took 210 s
+on SQLite and 245 s on PostgreSQL on the shared, busy two-core machines (bench/README.md).
 """
 
 from __future__ import annotations
