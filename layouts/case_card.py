@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
+from dash import ALL, Dash, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
 from console.auth import current_actor, request_lang
@@ -237,23 +237,23 @@ def actions_view(detail: dict[str, Any], runtime: Runtime, lang: str) -> html.Di
         )
     if NEEDS_REFERRAL & set(allowed):
         inputs.append(
-            dcc.Dropdown(
+            dbc.Select(
                 id={"type": CASE_REFERRAL, "case": case_id},
                 options=[
                     {"label": v, "value": k}
                     for k, v in runtime.reference.names("referrals", lang).items()
                 ],
                 placeholder=t("case.referral", lang),
-                className="mb-2 cc-dropdown",
+                className="mb-2",
             )
         )
     if NEEDS_SATISFACTION & set(allowed):
         inputs.append(
-            dcc.Dropdown(
+            dbc.Select(
                 id={"type": CASE_SATISFACTION, "case": case_id},
-                options=[{"label": str(i), "value": i} for i in range(1, 6)],
+                options=[{"label": str(i), "value": str(i)} for i in range(1, 6)],
                 placeholder=t("case.satisfaction", lang),
-                className="mb-2 cc-dropdown",
+                className="mb-2",
             )
         )
     buttons = [
