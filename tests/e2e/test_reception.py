@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
@@ -108,7 +109,7 @@ def test_intake_end_to_end(app: Flask, live_server: str, chrome: webdriver.Chrom
     assert "张*" in card and GOOD_ID not in card and "分流督办" in card
     assert not chrome.find_elements(By.CSS_SELECTOR, "button[id*='archive']")
     chrome.find_element(By.CSS_SELECTOR, "button[id*='start_mediation']").click()
-    WebDriverWait(chrome, 10).until(
+    WebDriverWait(chrome, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: "调解化解" in d.find_element(By.ID, f"case-card-{found[0]['id']}").text
     )
     assert (
