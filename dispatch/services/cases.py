@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -38,9 +38,28 @@ def scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
     return stmt.where(getattr(Case, scope.column) == scope.code)
 
 
-def new_case_code(received_at: datetime) -> str:
-    """A short human code: local date + 6 random hex digits (unique index guards collisions)."""
-    return f"{received_at.astimezone(LOCAL_TZ):%Y%m%d}-{secrets.token_hex(3).upper()}"
+#: Local date text per UTC hour: formatting dates costs more than the rest of an imported row.
+_LOCAL_DATE_TEXT: dict[tuple[int, int, int, int], str] = {}
+
+
+def case_code(case_id: int, received_at: datetime) -> str:
+    """The human case code: local date + a scrambled id, e.g. ``20261129-3F1A9C2``.
+
+    Unique by construction (a bijection of the id) and not guessable in sequence like the bare
+    id. Intake and import both use it, so codes never collide.
+    """
+    utc = received_at if received_at.tzinfo is UTC else received_at.astimezone(UTC)
+    hour = (utc.year, utc.month, utc.day, utc.hour)
+    day = _LOCAL_DATE_TEXT.get(hour)
+    if day is None:
+        # strftime costs more than the rest of the row; each local hour is formatted once.
+        day = _LOCAL_DATE_TEXT[hour] = f"{utc.astimezone(LOCAL_TZ):%Y%m%d}"
+        if len(_LOCAL_DATE_TEXT) > 100_000:
+            _LOCAL_DATE_TEXT.clear()
+    if case_id < 1 << 28:
+        # Multiplying by an odd constant modulo 2**28 is a bijection on 28-bit ids.
+        return f"{day}-{((case_id * 0x9E3779B) ^ 0x5A5A5A5) & 0xFFFFFFF:07X}"
+    return f"{day}-{case_id:08X}"
 
 
 def snapshot(case: Case) -> dict[str, Any]:
@@ -102,7 +121,8 @@ def create_case(session: Session, deps: Deps, actor: Actor, payload: dict[str, A
     )
     assert path.county is not None
     case = Case(
-        code=new_case_code(received_at),
+        # Placeholder until the id is known (unique, replaced before the transaction ends).
+        code=secrets.token_hex(16),
         external_id=data.external_id,
         title=data.title,
         description=data.description,
@@ -140,6 +160,7 @@ def create_case(session: Session, deps: Deps, actor: Actor, payload: dict[str, A
         )
     session.add(case)
     session.flush()
+    case.code = case_code(case.id, received_at)
     add_event(session, actor, case, "created", {"source": case.source, "level": case.level}, now)
     audit.record(session, actor, "case.create", "case", case.id, now, None, snapshot(case))
     apply_delta(session, delta(None, facts_of(case)), parents_for(case))

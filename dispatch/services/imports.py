@@ -33,10 +33,10 @@ from dispatch.domain.codes import Category, Level, Outcome, Severity, Source
 from dispatch.domain.errors import Forbidden
 from dispatch.domain.identity import id_number_problem, phone_problem
 from dispatch.domain.jurisdiction import RegionPath
-from dispatch.domain.kpi import LOCAL_TZ, CaseFacts, RollupKey, local_day, moments
+from dispatch.domain.kpi import CaseFacts, RollupKey, local_day, moments
 from dispatch.domain.supervision import card, deadlines_for
 from dispatch.realtime import channels
-from dispatch.services.cases import INTAKE_ROLES
+from dispatch.services.cases import INTAKE_ROLES, case_code
 from dispatch.services.context import Actor
 from dispatch.services.deps import Deps
 from dispatch.services.outbox import emit
@@ -864,31 +864,6 @@ AUDIT_COLUMNS = (
     "before",
     "after",
 )
-
-
-_LOCAL_DATE_TEXT: dict[tuple[int, int, int, int], str] = {}
-
-
-def case_code(case_id: int, received_at: datetime) -> str:
-    """The human case code: local date + a scrambled id, e.g. ``20261129-3F1A9C2``.
-
-    Unique by construction and not guessable in sequence like the bare id. Seven hex digits,
-    where ``services.cases.new_case_code`` draws six at random: the two shapes can never be
-    equal, so a bulk import cannot collide with codes drawn at intake (with a few thousand
-    random codes a day, a 200,000-case import into the same dates would otherwise hit one).
-    """
-    utc = received_at if received_at.tzinfo is UTC else received_at.astimezone(UTC)
-    hour = (utc.year, utc.month, utc.day, utc.hour)
-    day = _LOCAL_DATE_TEXT.get(hour)
-    if day is None:
-        # strftime costs more than the rest of the row; each local hour is formatted once.
-        day = _LOCAL_DATE_TEXT[hour] = f"{utc.astimezone(LOCAL_TZ):%Y%m%d}"
-        if len(_LOCAL_DATE_TEXT) > 100_000:
-            _LOCAL_DATE_TEXT.clear()
-    if case_id < 1 << 28:
-        # Multiplying by an odd constant modulo 2**28 is a bijection on 28-bit ids.
-        return f"{day}-{((case_id * 0x9E3779B) ^ 0x5A5A5A5) & 0xFFFFFFF:07X}"
-    return f"{day}-{case_id:08X}"
 
 
 def rollup_delta(records: Iterable[CaseRecord]) -> Counter[RollupKey]:

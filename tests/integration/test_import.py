@@ -462,5 +462,5 @@ def test_import_codes_are_unique_and_never_shaped_like_intake_codes() -> None:
     ids = [*range(1, 200_001), (1 << 28) - 1, 1 << 28, 10**12]
     codes = {case_code(i, day) for i in ids}
     assert len(codes) == len(ids)
-    # services.cases.new_case_code draws 6 hex digits; ours have 7 or more.
+    # seven hex digits or more after the local date
     assert all(code.startswith("20260301-") and len(code) >= 9 + 7 for code in codes)
