@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -24,6 +25,8 @@ from dispatch.services import seed, users
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)]
 
 PASSWORD = "demo1234"
+#: Waits retry when Dash redraws the element being read.
+STALE = (StaleElementReferenceException,)
 
 
 def runtime_of(app: Flask) -> Runtime:
@@ -180,7 +183,7 @@ def test_case_created_through_the_api_appears_without_reload(
 
     # A click on the stream item opens the case card with its actions.
     chrome.find_element(By.CSS_SELECTOR, f"#hall-stream [data-case='{case['code']}']").click()
-    WebDriverWait(chrome, 10).until(
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
         lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
     )
     assert chrome.find_elements(By.ID, f"case-card-{case['id']}")
@@ -203,11 +206,11 @@ def test_alert_feed_and_acknowledge(app: Flask, live_server: str, chrome: webdri
             },
         },
     )
-    WebDriverWait(chrome, 5).until(
+    WebDriverWait(chrome, 5, ignored_exceptions=STALE).until(
         lambda d: "讨薪聚集" in d.find_element(By.ID, "hall-alerts").text
     )
     chrome.find_element(By.CSS_SELECTOR, "#hall-alerts .alert-ack").click()
-    WebDriverWait(chrome, 5).until(
+    WebDriverWait(chrome, 5, ignored_exceptions=STALE).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#hall-alerts .alert-acked")
     )
     assert "duty" in chrome.find_element(By.ID, "hall-alerts").text
@@ -232,7 +235,9 @@ def test_township_user_sees_only_their_township(
     # Live: a case elsewhere never arrives; a case here does.
     new_case(live_server, token, rt, other, "别处的新案件")
     new_case(live_server, token, rt, town, "本镇的新案件")
-    WebDriverWait(chrome, 5).until(lambda d: "本镇的新案件" in stream_text(d))
+    WebDriverWait(chrome, 5, ignored_exceptions=STALE).until(
+        lambda d: "本镇的新案件" in stream_text(d)
+    )
     assert "别处的新案件" not in stream_text(chrome)
 
 
@@ -275,7 +280,7 @@ def test_wartime_banner_and_stale_session(
     make_users(app)
     sign_in(chrome, live_server, "duty")
     rt.bus.publish(channels.MODE, {"mode": "wartime", "title": "疫情防控战时机制已启动"})
-    WebDriverWait(chrome, 5).until(
+    WebDriverWait(chrome, 5, ignored_exceptions=STALE).until(
         lambda d: "战时机制" in d.find_element(By.ID, "hall-banner").text
     )
     assert chrome.find_element(By.ID, "hall-banner").get_attribute("data-mode") == "wartime"
@@ -286,7 +291,7 @@ def test_wartime_banner_and_stale_session(
         user = db.query(User).filter_by(username="duty").one()
         user.token_generation += 1
     chrome.execute_script("window.dash_clientside.set_props('hall-kpi-tick', {data: Date.now()});")
-    WebDriverWait(chrome, 10).until(lambda d: "/login" in d.current_url)
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(lambda d: "/login" in d.current_url)
     assert "next=" in chrome.current_url
 
 
@@ -311,13 +316,13 @@ def test_township_click_drills_down_and_point_click_opens_the_case(
         return False
 
     WebDriverWait(chrome, 10, poll_frequency=0.5).until(clicked_township)
-    WebDriverWait(chrome, 10).until(lambda d: map_townships(d) == [town])
-    WebDriverWait(chrome, 10).until(
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(lambda d: map_townships(d) == [town])
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
         lambda d: "别处的案件" not in stream_text(d) and "下钻测试案件" in stream_text(d)
     )
     assert chrome.find_element(By.ID, "hall-drill-reset").is_displayed()
     chrome.execute_script(click, {"curveNumber": 1, "pointNumber": 0, "customdata": case["id"]})
-    WebDriverWait(chrome, 10).until(
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
         lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
     )
 
@@ -348,5 +353,7 @@ def test_a_gap_in_batch_numbers_resyncs_from_the_services(
         room = f"city:{rt.regions.city.code}"
         hub._seq[room] = hub._seq.get(room, 0) + 1
     new_case(live_server, token, rt, town, "之后的案件")
-    WebDriverWait(chrome, 10).until(lambda d: "途中丢失的案件" in stream_text(d))
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
+        lambda d: "途中丢失的案件" in stream_text(d)
+    )
     assert "之后的案件" in stream_text(chrome)
