@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.db.models import Department, Region, Team
+from dispatch.db.models import Department, Team
 from dispatch.domain.cases import CaseState
 from dispatch.domain.codes import Category, Level, Outcome, Referral, Role, Severity, Source
 from dispatch.domain.identity import id_check_char, match_key
@@ -36,6 +36,7 @@ from dispatch.realtime import channels
 from dispatch.services.deps import Deps
 from dispatch.services.imports import CaseRecord, audit_after, gc_paused, write_cases
 from dispatch.services.outbox import emit
+from dispatch.services.regions import sync_regions
 
 logger = logging.getLogger(__name__)
 
@@ -85,26 +86,7 @@ TOWNSHIP_TEAMS: tuple[tuple[str, str, str | None], ...] = (
 def seed_reference(session: Session, regions: RegionSource, reference: ReferenceSource) -> None:
     """Upsert regions, departments (one per configured department at each region of a level it
     sits at) and the township teams. Safe to run again: existing rows are updated or kept."""
-    existing = {r.code: r for r in session.scalars(select(Region))}
-    for region in sorted(regions, key=lambda r: len(r.code)):
-        path = regions.path(region.code)
-        values = {
-            "name_zh": region.name_zh,
-            "name_en": region.name_en,
-            "level": region.level.value,
-            "parent_code": region.parent,
-            "city_code": path.city,
-            "county_code": path.county,
-            "township_code": path.township,
-            "lon": region.centroid[0],
-            "lat": region.centroid[1],
-        }
-        known = existing.get(region.code)
-        if known is None:
-            session.add(Region(code=region.code, **values))
-        else:
-            for key, value in values.items():
-                setattr(known, key, value)
+    sync_regions(session, regions, regions.path)
     session.flush()
 
     departments = {(d.code, d.region_code): d for d in session.scalars(select(Department))}
