@@ -14,7 +14,7 @@ from dispatch.services import seed
 from layouts import hall
 from tests.integration.api_helpers import CITY, TOWN_A, TOWN_B, add_user
 
-pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+# Both database backends (the default parametrization of database_url).
 
 
 def callback(app: Flask, name: str) -> Callable[..., Any]:
