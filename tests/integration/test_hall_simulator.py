@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from dispatch.db.models import Assignment, Case
@@ -13,7 +12,7 @@ from dispatch.realtime import channels
 from dispatch.services import seed
 from dispatch.workers.simulator import Simulator
 
-pytestmark = pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+# Both database backends (the default parametrization of database_url).
 
 
 def test_steps_go_through_the_services(app: Flask) -> None:
