@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
+
+from dispatch.domain.kpi import LOCAL_TZ
 
 #: Case point colours by severity (一般 → 特别重大).
 SEVERITY_COLORS: dict[str, str] = {
@@ -28,6 +31,9 @@ ALERT_COLORS: dict[str, str] = {
     "red": "#ff4d4f",
 }
 SEVERITY_SIZES: dict[str, int] = {"general": 8, "significant": 10, "major": 13, "critical": 16}
+#: Online field staff: small cyan dots, a colour no severity uses.
+PRESENCE_COLOR = "#22b8cf"
+PRESENCE_SIZE = 7
 
 #: Township shading: dark navy (no open cases) to a warm highlight.
 CHOROPLETH_SCALE: list[list[Any]] = [
@@ -92,6 +98,35 @@ def point_style(points: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return cols
 
 
+def local_hms(iso: Any) -> str:
+    """``HH:MM:SS`` in the hall's local time of an ISO timestamp, or "" when there is none."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+
+
+def presence_style(
+    people: Sequence[Mapping[str, Any]], last_seen_label: str = "last seen"
+) -> dict[str, list[Any]]:
+    """Columns of the field-staff trace: online people with a known location only."""
+    cols: dict[str, list[Any]] = {"lat": [], "lon": [], "id": [], "text": []}
+    for p in people:
+        if not p.get("online", True) or p.get("lat") is None or p.get("lon") is None:
+            continue
+        cols["lat"].append(p["lat"])
+        cols["lon"].append(p["lon"])
+        cols["id"].append(p.get("user_id"))
+        seen = local_hms(p.get("last_seen"))
+        cols["text"].append(f"{p.get('name', '')}<br>{last_seen_label} {seen}")
+    return cols
+
+
 def open_points(points: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping[str, Any]]:
     """The points to draw: open cases only, the newest ``limit`` (keeps the payload bounded)."""
     keep = [p for p in points if p.get("status", "open") != "closed"]
@@ -107,11 +142,15 @@ def map_figure(
     center: tuple[float, float],
     zoom: float,
     open_label: str = "open",
+    people: Sequence[Mapping[str, Any]] = (),
+    last_seen_label: str = "last seen",
 ) -> go.Figure:
-    """Townships shaded by open cases plus the newest open cases as points (by severity).
+    """Townships shaded by open cases, the newest open cases as points (by severity) and the
+    online field staff as a separate small marker layer.
 
     Trace 0 is the choropleth (``customdata`` = township code), trace 1 the points
-    (``customdata`` = case id); the browser relies on that order when it updates the points.
+    (``customdata`` = case id), trace 2 the field staff (``customdata`` = user id); the
+    browser relies on that order when it updates them.
     """
     codes = [str(f["id"]) for f in geojson.get("features", [])]
     values = [int(counts.get(code, 0)) for code in codes]
@@ -142,7 +181,18 @@ def map_figure(
         hovertemplate="%{text}<extra></extra>",
         name="cases",
     )
-    fig = go.Figure([choropleth, scatter])
+    staff = presence_style(people, last_seen_label)
+    field = go.Scattermap(
+        lat=staff["lat"],
+        lon=staff["lon"],
+        mode="markers",
+        marker={"color": PRESENCE_COLOR, "size": PRESENCE_SIZE, "opacity": 0.9},
+        customdata=staff["id"],
+        text=staff["text"],
+        hovertemplate="%{text}<extra></extra>",
+        name="field",
+    )
+    fig = go.Figure([choropleth, scatter, field])
     fig.update_layout(
         map={
             "style": "white-bg",

@@ -59,6 +59,8 @@ HALL_ACK_RESULT = "hall-ack-result"
 #: Township shading values for the current map (server), applied in place by the browser.
 HALL_COUNTS = "hall-counts-store"
 HALL_SHADE_DONE = "hall-shade-done"
+#: Online field staff count (drawn by hall.js from the view, seeded by the server).
+HALL_PRESENCE_COUNT = "hall-presence-count"
 #: Pattern-matching ids of items drawn in the browser.
 CASE_OPEN = "hall-case-open"
 ALERT_ACK = "hall-alert-ack"
@@ -188,6 +190,15 @@ def supervision_board(sup: queries.SupervisionFigures, regions: RegionTree, lang
     return [counters, html.Ul(items, className="sup-list")]
 
 
+def presence_count(online: int, lang: str) -> html.Span:
+    """The "在线 n" count of field staff online in the area (hall.js keeps it live)."""
+    return html.Span(
+        [t("hall.presence.online", lang), " ", html.B(str(online), id=HALL_PRESENCE_COUNT)],
+        className="hall-presence",
+        title=t("hall.presence.title", lang),
+    )
+
+
 def video_area(lang: str) -> Any:
     """The video wall from the video component when it is installed, else an honest panel."""
     try:
@@ -245,12 +256,16 @@ def snapshot(runtime: Runtime, actor: Actor, drill: str | None) -> dict[str, Any
     with runtime.session_factory() as db:
         stream = queries.latest_cases(db, actor.scope, region)
         points = queries.latest_open(db, actor.scope, region)
+        people = queries.field_presence(
+            db, region or actor.scope, runtime.regions, runtime.deps.now()
+        )
     by_id = {c["id"]: c for c in points}
     by_id.update({c["id"]: c for c in stream})
     cases = sorted(by_id.values(), key=lambda c: str(c["received_at"]), reverse=True)
     return {
         "cases": cases[: max(VIEW_CASES_LIMIT, queries.MAP_POINTS_LIMIT)],
         "alerts": hall_rt.alerts_for(runtime, actor.scope),
+        "people": people,
         "seq": hall_rt.current_seq(runtime, actor.scope),
         "drill": drill,
     }
@@ -316,6 +331,8 @@ def config_for(runtime: Runtime, lang: str) -> dict[str, Any]:
             "alerts": VIEW_ALERTS_LIMIT,
         },
         "severity_colors": figures.SEVERITY_COLORS,
+        "presence_color": figures.PRESENCE_COLOR,
+        "presence_size": figures.PRESENCE_SIZE,
         "severity_sizes": figures.SEVERITY_SIZES,
         "alert_colors": figures.ALERT_COLORS,
         "severities": ref.names("severities", lang),
@@ -331,6 +348,7 @@ def config_for(runtime: Runtime, lang: str) -> dict[str, Any]:
             "offline": t("hall.conn.offline", lang),
             "resync": t("hall.conn.resync", lang),
             "closed": t("hall.stream.closed", lang),
+            "last_seen": t("hall.presence.last_seen", lang),
         },
     }
 
@@ -359,6 +377,8 @@ def layout(**_query: Any) -> Any:
         center,
         zoom,
         t("hall.map.open", lang),
+        seed["people"],
+        t("hall.presence.last_seen", lang),
     )
     scope_name = runtime.regions.name(actor.scope.code, lang)
     legend = html.Div(
@@ -371,6 +391,15 @@ def layout(**_query: Any) -> Any:
                 className="legend-item",
             )
             for sev, color in figures.SEVERITY_COLORS.items()
+        ]
+        + [
+            html.Span(
+                [
+                    html.I(style={"background": figures.PRESENCE_COLOR}),
+                    t("hall.presence.legend", lang),
+                ],
+                className="legend-item legend-field",
+            )
         ],
         className="hall-legend",
     )
@@ -414,7 +443,13 @@ def layout(**_query: Any) -> Any:
             header,
             html.Div(figs["tiles"], id=HALL_KPI, className="hall-kpi"),
             panel(t("hall.stream.title", lang), [], HALL_STREAM, cls="area-stream"),
-            panel(t("hall.sup.title", lang), figs["supervision"], HALL_SUPERVISION, cls="area-sup"),
+            panel(
+                t("hall.sup.title", lang),
+                figs["supervision"],
+                HALL_SUPERVISION,
+                extra=presence_count(len(seed["people"]), lang),
+                cls="area-sup",
+            ),
             html.Section(
                 [
                     html.Header(
@@ -525,6 +560,8 @@ def register(app: Dash, runtime: Runtime) -> None:
             center,
             zoom,
             t("hall.map.open", lang),
+            seed["people"],
+            t("hall.presence.last_seen", lang),
         )
         fig.update_layout(uirevision=f"hall-map-{drill_code}")
         area = rt.regions.name(drill_code or actor.scope.code, lang)

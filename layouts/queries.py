@@ -278,3 +278,12 @@ def category_mix(session: Session, scope: Scope, since: datetime) -> dict[str, i
     )
     stmt = case_service.scoped(by_cat, scope).group_by(Case.category)
     return {str(cat): int(n) for cat, n in session.execute(stmt)}
+
+
+def field_presence(
+    session: Session, scope: Scope, regions: RegionTree, now: datetime
+) -> list[dict[str, Any]]:
+    """Online field staff in scope for the map layer and the online count (display name only)."""
+    from dispatch.services import presence
+
+    return presence.online_in_area(session, regions, scope, now)

@@ -68,6 +68,7 @@
     setProps("hall-stream", {children: hall.stream(hall.view, hall.cfg)});
     if (merged.alertsChanged) { setProps("hall-alerts", {children: hall.alerts(hall.view, hall.cfg)}); }
     hall.points(hall.view, hall.cfg);
+    if (merged.peopleChanged) { hall.people(hall.view, hall.cfg); }
   }
 
   function showMode(ev) {
@@ -137,7 +138,9 @@
     styleTimer = null;
     lastApply = Date.now();
     var gd = document.querySelector("#hall-map .js-plotly-plot");
-    if (!gd || !window.Plotly || !gd.data || gd.data.length < 2) {
+    var needed = 0;
+    Object.keys(pendingStyles).forEach(function (k) { needed = Math.max(needed, pendingStyles[k].trace + 1); });
+    if (!gd || !window.Plotly || !gd.data || gd.data.length < Math.max(2, needed)) {
       styleTimer = setTimeout(applyStyles, 100);
       return;
     }
@@ -187,6 +190,13 @@
     return pad(local.getMonth() + 1) + "-" + pad(local.getDate()) + " " + time;
   }
 
+  function hms(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    var local = new Date(d.getTime() + (d.getTimezoneOffset() + 480) * 60000);
+    return pad(local.getHours()) + ":" + pad(local.getMinutes()) + ":" + pad(local.getSeconds());
+  }
+
   window.ccHall = {
     received: 0,
     seedSeq: null,
@@ -198,10 +208,13 @@
       var limits = cfg.limits;
       window.ccHall.cfg = cfg;
       window.ccHall.seedSeq = seed.seq;
+      var people = {};
+      (seed.people || []).forEach(function (p) { people[p.user_id] = p; });
       var view = {cases: (seed.cases || []).slice(0, Math.max(limits.cases, limits.points)),
-                  alerts: (seed.alerts || []).slice(0, limits.alerts)};
+                  alerts: (seed.alerts || []).slice(0, limits.alerts), people: people};
       window.ccHall.view = view;
       window.ccHall.points(view, cfg);
+      window.ccHall.people(view, cfg);
       return [window.ccHall.stream(view, cfg), window.ccHall.alerts(view, cfg)];
     },
     // Live events into the bounded view (newest cases by received time, newest alerts first).
@@ -209,8 +222,21 @@
       var limits = cfg.limits, maxCases = Math.max(limits.cases, limits.points);
       var cases = {}, order = [], alertsChanged = false;
       view.cases.forEach(function (c) { cases[c.id] = c; });
-      var alerts = view.alerts;
+      var alerts = view.alerts, people = view.people || {}, peopleChanged = false;
       events.forEach(function (ev) {
+        if (ev.channel === "presence") {
+          // Online: keep the last known place when the event carries none; offline: gone.
+          peopleChanged = true;
+          if (ev.online) {
+            var was = people[ev.user_id] || {};
+            var p = Object.assign({}, was, ev);
+            if (ev.lat === null || ev.lat === undefined) { p.lat = was.lat === undefined ? null : was.lat; p.lon = was.lon === undefined ? null : was.lon; }
+            people[ev.user_id] = p;
+          } else {
+            delete people[ev.user_id];
+          }
+          return;
+        }
         if (ev.case) {
           var c = Object.assign({}, ev.case);
           c.fresh = !cases[c.id];
@@ -224,7 +250,8 @@
       });
       Object.keys(cases).forEach(function (k) { order.push(cases[k]); });
       order.sort(byNewest);
-      return {view: {cases: order.slice(0, maxCases), alerts: alerts.slice(0, limits.alerts)}, alertsChanged: alertsChanged};
+      return {view: {cases: order.slice(0, maxCases), alerts: alerts.slice(0, limits.alerts), people: people},
+              alertsChanged: alertsChanged, peopleChanged: peopleChanged};
     },
     stream: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
@@ -274,6 +301,23 @@
       });
       later("points", {lat: [lat], lon: [lon], customdata: [ids], text: [text],
         "marker.color": [color], "marker.size": [size]}, 1);
+      return window.dash_clientside.no_update;
+    },
+    // Online field staff: trace 2 of the map, and the count in the supervision header.
+    people: function (view, cfg) {
+      if (!view) { return window.dash_clientside.no_update; }
+      var lat = [], lon = [], ids = [], text = [], online = 0;
+      var label = (cfg.labels && cfg.labels.last_seen) || "";
+      Object.keys(view.people || {}).forEach(function (k) {
+        var p = view.people[k];
+        online += 1;
+        if (p.lat === null || p.lat === undefined || p.lon === null || p.lon === undefined) { return; }
+        lat.push(p.lat); lon.push(p.lon); ids.push(p.user_id);
+        text.push(p.name + "<br>" + label + " " + hms(p.last_seen));
+      });
+      var el = document.getElementById("hall-presence-count");
+      if (el) { el.textContent = String(online); }
+      later("people", {lat: [lat], lon: [lon], customdata: [ids], text: [text]}, 2);
       return window.dash_clientside.no_update;
     },
     shade: function (counts) {

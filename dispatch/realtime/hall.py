@@ -16,7 +16,10 @@ Contract (for the README): connect to namespace ``/hall`` with the browser's ses
   "case": {...}}``, ``{"channel": "assignments", "type": "assignment_<action>", "case": {...},
   "assignment": {"id", "state", "card", "target_name", "accept_by", "finish_by"}}``,
   ``{"channel": "alerts", "type": ..., "alert": {"id", "level", "title", "region_code", ...}}``,
-  ``{"channel": "kpi"}`` (figures changed: re-read them) and ``{"channel": "mode", ...}``.
+  ``{"channel": "kpi"}`` (figures changed: re-read them), ``{"channel": "mode", ...}`` and
+  ``{"channel": "presence", "user_id", "name", "region_code", "online", "last_seen", "lat",
+  "lon"}`` (a field user came online, moved or went offline; ``lat``/``lon`` ``None`` means
+  "location unchanged").
   Cases carry the masked summary fields only (no parties, ID numbers or phones).
 
 Alerts: the early-warning issue will own alerts in the database. Until then the hub keeps the
@@ -265,6 +268,29 @@ def _on_kpi(hub: HallHub, payload: dict[str, Any]) -> tuple[list[str], dict[str,
     return hub._rooms_for_region(payload.get("township_code")), {"channel": channels.KPI}
 
 
+def _on_presence(hub: HallHub, payload: dict[str, Any]) -> tuple[list[str], dict[str, Any]] | None:
+    from dispatch.services.presence import presence_point
+
+    user_id = payload.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    region = payload.get("region_code")
+    region = str(region) if region else None
+    # Only the display name: no team, department, phone or account of the person.
+    point = presence_point(
+        user_id,
+        str(payload.get("name") or ""),
+        region,
+        bool(payload.get("online")),
+        payload.get("last_seen"),
+        payload.get("lat"),
+        payload.get("lon"),
+    )
+    if region is None or region not in hub.runtime.regions:
+        return None  # no known area: no display can scope them, so none is told
+    return hub._rooms_for_region(region), {"channel": channels.PRESENCE, **point}
+
+
 def _on_mode(hub: HallHub, payload: dict[str, Any]) -> tuple[list[str] | None, dict[str, Any]]:
     return None, {"channel": channels.MODE, **{k: v for k, v in payload.items() if k != "channel"}}
 
@@ -275,6 +301,7 @@ _HANDLERS: dict[str, Any] = {
     channels.ALERTS: _on_alert,
     channels.KPI: _on_kpi,
     channels.MODE: _on_mode,
+    channels.PRESENCE: _on_presence,
 }
 
 

@@ -246,3 +246,65 @@ def test_two_web_processes_on_redis_deliver_each_batch_once(
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+@SQLITE_ONLY
+def test_presence_reaches_its_regions_rooms_with_the_name_only(
+    app: Flask, people: None, sio_client_factory: Any
+) -> None:
+    add_user(app, "townb", "mediator", TOWN_B)
+    city = display(sio_client_factory, session_cookie(app, "duty"))
+    here = display(sio_client_factory, session_cookie(app, "towny"))
+    there = display(sio_client_factory, session_cookie(app, "townb"))
+    rt = app.extensions["cc"]
+    rt.bus.publish(
+        channels.PRESENCE,
+        {"type": "presence", "user_id": 41, "name": "王网格", "team_id": 3, "department_id": 5,
+         "region_code": TOWN_A, "online": True, "last_seen": "2026-01-01T00:00:00+00:00",
+         "lat": 30.1, "lon": 106.2},
+    )  # fmt: skip
+
+    def presence(inbox: Inbox) -> list[dict[str, Any]]:
+        with inbox.lock:
+            return [e for b in inbox.batches for e in b["events"] if e["channel"] == "presence"]
+
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not (presence(city) and presence(here)):
+        time.sleep(0.02)
+    time.sleep(0.3)
+    [event] = presence(here)
+    assert presence(city) == [event]
+    assert presence(there) == []
+    assert event == {
+        "channel": "presence", "user_id": 41, "name": "王网格", "region_code": TOWN_A,
+        "online": True, "last_seen": "2026-01-01T00:00:00+00:00", "lat": 30.1, "lon": 106.2,
+    }  # fmt: skip
+
+
+@SQLITE_ONLY
+def test_online_field_staff_are_scoped_and_fresh(app: Flask, people: None) -> None:
+    from datetime import timedelta
+
+    from dispatch.domain.codes import Level
+    from dispatch.domain.jurisdiction import Scope
+    from dispatch.services import delivery, presence
+
+    ids = {
+        "grid_a": add_user(app, "grid_a", "grid_worker", TOWN_A),
+        "grid_b": add_user(app, "grid_b", "grid_worker", TOWN_B),
+        "grid_old": add_user(app, "grid_old", "grid_worker", TOWN_A),
+    }
+    rt = app.extensions["cc"]
+    now = rt.deps.now()
+    with rt.session_factory.begin() as db:
+        delivery.update_presence(db, ids["grid_a"], now, True, 30.1, 106.2)
+        delivery.update_presence(db, ids["grid_b"], now, True)
+        delivery.update_presence(db, ids["grid_old"], now - timedelta(minutes=10), True)
+    with rt.session_factory() as db:
+        town = presence.online_in_area(db, rt.regions, Scope(Level.TOWNSHIP, TOWN_A), now)
+        city = presence.online_in_area(db, rt.regions, Scope(Level.CITY, CITY), now)
+    assert [p["user_id"] for p in town] == [ids["grid_a"]]
+    assert town[0]["lat"] == 30.1 and set(town[0]) == {
+        "user_id", "name", "region_code", "online", "last_seen", "lat", "lon",
+    }  # fmt: skip
+    assert {p["user_id"] for p in city} == {ids["grid_a"], ids["grid_b"]}

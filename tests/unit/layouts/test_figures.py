@@ -36,12 +36,35 @@ def test_map_is_offline_and_shades_townships_by_open_cases() -> None:
     assert layout["map"]["style"] == "white-bg"
     # Nothing in the figure points at a tile or style server.
     assert "http" not in json.dumps(fig.to_plotly_json())
-    shade, dots = fig.data
+    shade, dots, field = fig.data
+    assert list(field.lat) == []  # nobody online
     assert list(shade.locations) == ["t1", "t2", "t3"] and list(shade.z) == [5, 0, 1]
     assert list(shade.text) == ["一镇", "t2", "t3"]
     assert list(dots.customdata) == [1]
     assert list(dots.marker.color) == [figures.SEVERITY_COLORS["critical"]]
     assert layout["meta"]["base_zoom"] == 9.0
+
+
+def test_online_field_staff_are_a_separate_marker_layer() -> None:
+    people = [
+        {"user_id": 7, "name": "张网格", "online": True, "lat": 30.1, "lon": 106.2,
+         "last_seen": "2026-01-01T02:03:04+00:00", "region_code": "t1"},
+        {"user_id": 8, "name": "no fix yet", "online": True, "lat": None, "lon": None,
+         "last_seen": "2026-01-01T02:03:04+00:00", "region_code": "t1"},
+        {"user_id": 9, "name": "gone", "online": False, "lat": 30.2, "lon": 106.3,
+         "last_seen": "2026-01-01T02:03:04+00:00", "region_code": "t1"},
+    ]  # fmt: skip
+    fig = figures.map_figure(
+        GEOJSON, {}, {}, [point(1)], (106.0, 30.0), 9.0, people=people, last_seen_label="seen"
+    )
+    assert [trace.name for trace in fig.data] == ["townships", "cases", "field"]
+    field = fig.data[2]
+    assert list(field.customdata) == [7] and list(field.lat) == [30.1]
+    assert field.marker.color == figures.PRESENCE_COLOR
+    assert figures.PRESENCE_COLOR not in figures.SEVERITY_COLORS.values()
+    # Hover: the display name and the last-seen time in local time (UTC+8).
+    assert list(field.text) == ["张网格<br>seen 10:03:04"]
+    assert list(fig.data[1].customdata) == [1]  # the case trace keeps its place
 
 
 def test_points_skip_cases_without_coordinates() -> None:
