@@ -29,7 +29,13 @@ ASSETS_FOLDER = REPO_ROOT / "assets"
 #: Paths that Dash serves without a signed-in user (its own scripts and our static files).
 _PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon", "/_reload-hash")
 #: Paths outside Dash (Flask pages, API, sockets, video) that have their own checks.
-_NOT_DASH_PREFIXES = ("/api/", "/login", "/logout", "/lang/", "/healthz", "/socket.io", "/streams")
+#: ``/field`` is the field staff's plain Flask page (``console/field_page.py``).
+_NOT_DASH_PREFIXES = (
+    "/api/", "/login", "/logout", "/lang/", "/healthz", "/socket.io", "/streams", "/field",
+)  # fmt: skip
+#: Asset folders Dash must not load on its pages (regexes on folder names; Dash's
+#: ``assets_ignore`` sees file names only): the field page's scripts are for /field alone.
+ASSETS_PATH_IGNORE = [r"^field$"]
 
 
 def _guard() -> Response | WResponse | tuple[str, int] | None:
@@ -55,6 +61,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
         use_pages=True,
         pages_folder=str(PAGES_FOLDER),
         assets_folder=str(ASSETS_FOLDER),
+        assets_path_ignore=ASSETS_PATH_IGNORE,
         title=t("app.title", runtime.settings.lang),
         suppress_callback_exceptions=True,
         serve_locally=True,
