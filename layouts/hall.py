@@ -15,6 +15,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from config.regions import RegionTree
 from console.auth import current_actor, request_lang
@@ -59,6 +60,9 @@ HALL_ACK_RESULT = "hall-ack-result"
 #: Township shading values for the current map (server), applied in place by the browser.
 HALL_COUNTS = "hall-counts-store"
 HALL_SHADE_DONE = "hall-shade-done"
+HALL_CAMERA_PICK = "hall-camera-pick"
+#: Map trace of cameras (after the choropleth, the case points and the field staff).
+CAMERA_TRACE = 3
 #: Online field staff count (drawn by hall.js from the view, seeded by the server).
 HALL_PRESENCE_COUNT = "hall-presence-count"
 #: Pattern-matching ids of items drawn in the browser.
@@ -380,6 +384,7 @@ def layout(**_query: Any) -> Any:
         seed["people"],
         t("hall.presence.last_seen", lang),
     )
+    add_cameras(fig, actor.scope, lang)
     scope_name = runtime.regions.name(actor.scope.code, lang)
     legend = html.Div(
         [
@@ -439,6 +444,7 @@ def layout(**_query: Any) -> Any:
             dcc.Store(id=HALL_ACK_RESULT),
             dcc.Store(id=HALL_COUNTS),
             dcc.Store(id=HALL_SHADE_DONE),
+            dcc.Store(id=HALL_CAMERA_PICK),
             dcc.Interval(id=HALL_INTERVAL, interval=60_000),
             header,
             html.Div(figs["tiles"], id=HALL_KPI, className="hall-kpi"),
@@ -563,6 +569,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             seed["people"],
             t("hall.presence.last_seen", lang),
         )
+        add_cameras(fig, region or actor.scope, lang)
         fig.update_layout(uirevision=f"hall-map-{drill_code}")
         area = rt.regions.name(drill_code or actor.scope.code, lang)
         style = {"display": "inline-block"} if drill_code else {"display": "none"}
@@ -626,11 +633,38 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input(HALL_SEED, "data"),
         State(HALL_CONFIG, "data"),
     )
+    # A click on a camera marker puts that camera on the hall's video wall.
+    app.clientside_callback(
+        f"""function(click) {{
+            var p = click && click.points && click.points[0];
+            if (!p || p.curveNumber !== {CAMERA_TRACE} || !window.ccVideo) {{
+                return window.dash_clientside.no_update;
+            }}
+            window.ccVideo.addToWall("video-wall", p.customdata, p.text);
+            return p.customdata;
+        }}""",
+        Output(HALL_CAMERA_PICK, "data"),
+        Input(HALL_MAP, "clickData"),
+        prevent_initial_call=True,
+    )
     app.clientside_callback(
         "function(counts) { return window.ccHall.shade(counts); }",
         Output(HALL_SHADE_DONE, "data"),
         Input(HALL_COUNTS, "data"),
     )
+
+
+def add_cameras(fig: Any, scope: Scope, lang: str) -> None:
+    """Add the area's outdoor cameras as map trace ``CAMERA_TRACE`` (a click shows one on the
+    wall); nothing when the video component is not part of this build."""
+    ext = current_app.extensions.get("streams")
+    if ext is None:
+        return
+    from layouts.components.video import camera_markers
+    from streams.registry import CameraKind
+
+    kinds = [CameraKind.KEY_SITE, CameraKind.PUBLIC_SECURITY, CameraKind.TOWNSHIP_STATION]
+    fig.add_trace(camera_markers(ext.registry.visible(scope, kinds=kinds), lang))
 
 
 def township_shading(counts: dict[str, int], codes: list[str]) -> dict[str, Any]:
