@@ -23,8 +23,9 @@ from console.i18n import t
 from console.runtime import Runtime, current_runtime
 from dispatch.domain.codes import Level
 from dispatch.domain.jurisdiction import Scope
+from dispatch.services import overview
 from dispatch.services.context import Actor
-from layouts import figures, queries
+from layouts import figures
 from layouts.case_card import case_card_body
 from layouts.shell import data_attrs
 
@@ -94,7 +95,7 @@ def _value(value: Any, kind: str) -> str:
     return f"{int(value):,}"
 
 
-def kpi_tiles(periods: list[queries.PeriodFigures], lang: str) -> list[html.Div]:
+def kpi_tiles(periods: list[overview.PeriodFigures], lang: str) -> list[html.Div]:
     """One tile per metric, each with today / this month / this year and year-on-year change."""
     tiles = []
     for attr, label_key, kind in KPI_METRICS:
@@ -126,7 +127,7 @@ def kpi_tiles(periods: list[queries.PeriodFigures], lang: str) -> list[html.Div]
     return tiles
 
 
-def league_table(rows: list[queries.LeagueRow], regions: RegionTree, lang: str) -> html.Table:
+def league_table(rows: list[overview.LeagueRow], regions: RegionTree, lang: str) -> html.Table:
     head = html.Thead(
         html.Tr(
             [
@@ -155,7 +156,9 @@ def league_table(rows: list[queries.LeagueRow], regions: RegionTree, lang: str) 
     return html.Table([head, body], className="table table-sm table-dark hall-table mb-0")
 
 
-def supervision_board(sup: queries.SupervisionFigures, regions: RegionTree, lang: str) -> list[Any]:
+def supervision_board(
+    sup: overview.SupervisionFigures, regions: RegionTree, lang: str
+) -> list[Any]:
     counters = html.Div(
         [
             html.Span(
@@ -258,16 +261,16 @@ def snapshot(runtime: Runtime, actor: Actor, drill: str | None) -> dict[str, Any
 
     region = drill_scope(runtime, actor, drill)
     with runtime.session_factory() as db:
-        stream = queries.latest_cases(db, actor.scope, region)
-        points = queries.latest_open(db, actor.scope, region)
-        people = queries.field_presence(
+        stream = overview.latest_cases(db, actor.scope, region)
+        points = overview.latest_open(db, actor.scope, region)
+        people = overview.field_presence(
             db, region or actor.scope, runtime.regions, runtime.deps.now()
         )
     by_id = {c["id"]: c for c in points}
     by_id.update({c["id"]: c for c in stream})
     cases = sorted(by_id.values(), key=lambda c: str(c["received_at"]), reverse=True)
     return {
-        "cases": cases[: max(VIEW_CASES_LIMIT, queries.MAP_POINTS_LIMIT)],
+        "cases": cases[: max(VIEW_CASES_LIMIT, overview.MAP_POINTS_LIMIT)],
         "alerts": hall_rt.alerts_for(runtime, actor.scope),
         "people": people,
         "seq": hall_rt.current_seq(runtime, actor.scope),
@@ -304,13 +307,13 @@ def read_figures(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
     """Tiles, supervision, league and township counts for the display's scope, read now."""
     now = runtime.deps.now()
     with runtime.session_factory() as db:
-        periods = queries.kpi_periods(db, actor.scope, runtime.regions, now)
-        sup = queries.supervision(db, actor.scope, now)
-        table = queries.league(
-            db, queries.rollup_scope(actor.scope, runtime.regions), runtime.regions, now
+        periods = overview.kpi_periods(db, actor.scope, runtime.regions, now)
+        sup = overview.supervision(db, actor.scope, now)
+        table = overview.league(
+            db, overview.rollup_scope(actor.scope, runtime.regions), runtime.regions, now
         )
-        counts = queries.open_by_township(db, actor.scope, runtime.regions)
-        duty = queries.on_duty(db, actor.scope, runtime.regions)
+        counts = overview.open_by_township(db, actor.scope, runtime.regions)
+        duty = overview.on_duty(db, actor.scope, runtime.regions)
     return {
         "tiles": kpi_tiles(periods, lang),
         "supervision": supervision_board(sup, runtime.regions, lang),
@@ -331,7 +334,7 @@ def config_for(runtime: Runtime, lang: str) -> dict[str, Any]:
         "lang": lang,
         "limits": {
             "cases": VIEW_CASES_LIMIT,
-            "points": queries.MAP_POINTS_LIMIT,
+            "points": overview.MAP_POINTS_LIMIT,
             "alerts": VIEW_ALERTS_LIMIT,
         },
         "severity_colors": figures.SEVERITY_COLORS,
@@ -377,7 +380,7 @@ def layout(**_query: Any) -> Any:
         geojson,
         figs["counts"],
         names,
-        figures.open_points(seed["cases"], queries.MAP_POINTS_LIMIT),
+        figures.open_points(seed["cases"], overview.MAP_POINTS_LIMIT),
         center,
         zoom,
         t("hall.map.open", lang),
@@ -556,13 +559,13 @@ def register(app: Dash, runtime: Runtime) -> None:
             return seed, no_update, no_update, no_update
         geojson, center, zoom = map_view(rt.regions, actor.scope, drill_code)
         with rt.session_factory() as db:
-            counts = queries.open_by_township(db, region or actor.scope, rt.regions)
+            counts = overview.open_by_township(db, region or actor.scope, rt.regions)
         names = {f["id"]: rt.regions.name(f["id"], lang) for f in geojson["features"]}
         fig = figures.map_figure(
             geojson,
             counts,
             names,
-            figures.open_points(seed["cases"], queries.MAP_POINTS_LIMIT),
+            figures.open_points(seed["cases"], overview.MAP_POINTS_LIMIT),
             center,
             zoom,
             t("hall.map.open", lang),

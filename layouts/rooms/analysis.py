@@ -10,7 +10,8 @@ from dash import dcc, html
 from console.auth import current_actor, request_lang
 from console.i18n import t
 from console.runtime import current_runtime
-from layouts import figures, queries
+from dispatch.services import overview
+from layouts import figures
 
 ANALYSIS_ROOT = "analysis-root"
 ANALYSIS_MIX = "analysis-mix"
@@ -28,8 +29,8 @@ def layout(**_query: Any) -> Any:
     lang = request_lang()
     now = rt.deps.now()
     with rt.session_factory() as db:
-        periods = queries.kpi_periods(db, actor.scope, rt.regions, now)
-        mix = queries.category_mix(db, actor.scope, now - timedelta(days=365))
+        periods = overview.kpi_periods(db, actor.scope, rt.regions, now)
+        mix = overview.category_mix(db, actor.scope, now - timedelta(days=365))
     fig = figures.category_mix_figure(mix, rt.reference.names("categories", lang))
     return html.Div(
         [

@@ -124,8 +124,7 @@ def test_tiles_match_the_summary_contract_up_to_now(app: Flask, people: None) ->
 
     from dispatch.domain.codes import Level
     from dispatch.domain.jurisdiction import Scope
-    from dispatch.services import stats
-    from layouts import queries
+    from dispatch.services import overview, stats
 
     rt = app.extensions["cc"]
     now = rt.deps.now()
@@ -133,9 +132,9 @@ def test_tiles_match_the_summary_contract_up_to_now(app: Flask, people: None) ->
         seed.seed_demo(db, rt.deps, rt.regions, rt.reference, 3000, now - timedelta(minutes=5))
     scope = Scope(Level.CITY, CITY)
     with rt.session_factory() as db:
-        periods = queries.kpi_periods(db, scope, rt.regions, now)
+        periods = overview.kpi_periods(db, scope, rt.regions, now)
         for pf in periods:
-            start = queries.period_bounds(now)[pf.period][0]
+            start = overview.period_bounds(now)[pf.period][0]
             assert asdict(pf.current) == asdict(stats.summary(db, scope, start, now)), pf.period
 
 

@@ -10,7 +10,8 @@ import pytest
 from config.reference import load_reference
 from dispatch.domain.identity import id_check_char
 from dispatch.domain.kpi import Summary
-from layouts import case_card, hall, queries, reception
+from dispatch.services import overview
+from layouts import case_card, hall, reception
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 
@@ -21,9 +22,9 @@ def summary(received: int, success: int = 0, failure: int = 0) -> Summary:
 
 def test_kpi_tiles_show_every_metric_for_each_period_with_year_on_year() -> None:
     periods = [
-        queries.PeriodFigures("today", summary(12, 9, 1), summary(10, 8, 2)),
-        queries.PeriodFigures("month", summary(300), summary(0)),
-        queries.PeriodFigures("year", summary(4000), summary(3000)),
+        overview.PeriodFigures("today", summary(12, 9, 1), summary(10, 8, 2)),
+        overview.PeriodFigures("month", summary(300), summary(0)),
+        overview.PeriodFigures("year", summary(4000), summary(3000)),
     ]
     tiles = hall.kpi_tiles(periods, "zh-CN")
     assert len(tiles) == len(hall.KPI_METRICS)

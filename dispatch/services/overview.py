@@ -1,4 +1,4 @@
-"""Read models for the hall: bounded, scoped queries over cases, rollups and users.
+"""Read models for the hall and the analysis room: bounded, scoped queries (cases, rollups, users).
 
 Every function takes the actor's :class:`Scope` and goes through the one scoping function
 (``dispatch.services.cases.scoped``) or the scope column of the rollups, so a county or township
