@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from config.settings import Settings
 from dispatch.db.models import AuditEntry, Case, CaseEvent
 from dispatch.domain.cases import CaseAction
 from dispatch.domain.errors import DispatchError
 from dispatch.services import cases
 from dispatch.services.context import system_actor
-from tests.integration.api_helpers import TOWN_A, case_payload, core_app
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    built = core_app(settings)
-    yield built
-    built.extensions["cc"].stop()
+from tests.integration.api.helpers import TOWN_A, case_payload
 
 
 def _counts(app: Flask, case_id: int) -> tuple[int, int, str, int]:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from config.settings import Settings
 from dispatch.db.models import AuditEntry, Case, CaseEvent
-from tests.integration.api_helpers import TOWN_A, add_user, case_payload, core_app, token
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    built = core_app(settings)
-    yield built
-    built.extensions["cc"].stop()
+from tests.integration.api.helpers import TOWN_A, add_user, case_payload, token
 
 
 def test_health(client: FlaskClient) -> None:

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from config.settings import Settings
-from tests.integration.api_helpers import (
+from tests.integration.api.helpers import (
     COUNTY_A,
     TOWN_A,
     TOWN_B,
     add_department,
     add_user,
     case_payload,
-    core_app,
     token,
 )
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    built = core_app(settings)
-    yield built
-    built.extensions["cc"].stop()
 
 
 @pytest.fixture

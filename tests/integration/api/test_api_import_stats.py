@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from config.settings import Settings
-from tests.integration.api_helpers import COUNTY_A, add_user, core_app, token, valid_id
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    built = core_app(settings)
-    yield built
-    built.extensions["cc"].stop()
+from tests.integration.api.helpers import COUNTY_A, add_user, token, valid_id
 
 
 def row(ext: str, **over: object) -> dict[str, object]:
