@@ -86,6 +86,21 @@ def _target(session: Session, kind: TargetKind, target_id: int) -> tuple[str, st
     raise ValidationFailed(fields={"targets": "unknown_target"})
 
 
+def _preload_targets(session: Session, targets: list[TargetIn]) -> list[object]:
+    """Load every target row in one query per table; ``_target`` then finds them in the identity
+    map as long as the caller keeps the returned rows (the identity map holds weak references).
+    """
+    held: list[object] = []
+    wanted: dict[type[Department] | type[Team] | type[User], set[int]] = {}
+    for t in targets:
+        model = {TargetKind.DEPARTMENT: Department, TargetKind.TEAM: Team}.get(t.kind, User)
+        wanted.setdefault(model, set()).add(t.id)
+    for model, ids in wanted.items():
+        if len(ids) > 1:
+            held.extend(session.scalars(select(model).where(model.id.in_(ids))).all())
+    return held
+
+
 def summary(a: Assignment) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -127,16 +142,20 @@ def summon(
     now = deps.now()
     if CaseState(case.state) in (CaseState.INTAKE, CaseState.REVIEW):
         case_service.apply_action(session, deps, actor, case, CaseAction.TRIAGE, {})
-    created = []
+    # One query per target table, one flush for all the new assignments (ids in target order),
+    # then the events, audit rows and bus messages: same rows as one flush per target.
+    loaded = _preload_targets(session, data.targets)
+    deadlines = deadlines_for(
+        deps.deadline_rules,
+        Severity(case.severity),
+        Level(case.level),
+        now,
+        deps.deadline_scale,
+    )
+    created: list[Assignment] = []
+    names: list[str] = []
     for target in data.targets:
         name, region = _target(session, target.kind, target.id)
-        deadlines = deadlines_for(
-            deps.deadline_rules,
-            Severity(case.severity),
-            Level(case.level),
-            now,
-            deps.deadline_scale,
-        )
         accept_by = (
             now + timedelta(minutes=target.accept_minutes)
             if target.accept_minutes
@@ -167,8 +186,12 @@ def summon(
             version=1,
         )
         session.add(assignment)
-        session.flush()
         created.append(assignment)
+        names.append(name)
+    del loaded
+    session.flush()
+    case_summary = case_service.summary(case)
+    for assignment, name in zip(created, names, strict=True):
         case_service.add_event(
             session,
             actor,
@@ -193,7 +216,7 @@ def summon(
             {
                 "type": "assignment_offered",
                 "assignment": summary(assignment),
-                "case": case_service.summary(case),
+                "case": dict(case_summary),
             },
         )
     return created
