@@ -91,10 +91,10 @@ def _preload_targets(session: Session, targets: list[TargetIn]) -> list[object]:
     map as long as the caller keeps the returned rows (the identity map holds weak references).
     """
     held: list[object] = []
-    wanted: dict[type[Department] | type[Team] | type[User], set[int]] = {}
+    models: dict[TargetKind, Any] = {TargetKind.DEPARTMENT: Department, TargetKind.TEAM: Team}
+    wanted: dict[Any, set[int]] = {}
     for t in targets:
-        model = {TargetKind.DEPARTMENT: Department, TargetKind.TEAM: Team}.get(t.kind, User)
-        wanted.setdefault(model, set()).add(t.id)
+        wanted.setdefault(models.get(t.kind, User), set()).add(t.id)
     for model, ids in wanted.items():
         if len(ids) > 1:
             held.extend(session.scalars(select(model).where(model.id.in_(ids))).all())
