@@ -69,7 +69,8 @@ def get_case(case_id: int) -> Response:
         raise Forbidden(action="unmask", role=actor.role.value)
     with transaction() as db:
         case = cases.get_case(db, actor, case_id)
-        return jsonify(cases.detail(db, actor, case, unmask=unmask))
+        at = current_runtime().deps.now() if unmask else None
+        return jsonify(cases.detail(db, actor, case, unmasked_at=at))
 
 
 @bp.post("/cases/<int:case_id>/transitions")

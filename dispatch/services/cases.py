@@ -375,11 +375,15 @@ def summary(case: Case) -> dict[str, Any]:
     }
 
 
-def detail(session: Session, actor: Actor, case: Case, unmask: bool = False) -> dict[str, Any]:
+def detail(
+    session: Session, actor: Actor, case: Case, unmasked_at: datetime | None = None
+) -> dict[str, Any]:
     """Everything a case card shows: masked parties, timeline, attachments, allowed actions.
 
-    ``unmask`` shows raw identifiers; callers check the permission and it is audited here.
+    With ``unmasked_at`` (the time of the request) raw identifiers are shown; callers check the
+    permission, and the unmasking is audited here at that time.
     """
+    unmask = unmasked_at is not None
     parties = session.scalars(
         select(Party).where(Party.case_id == case.id).order_by(Party.id)
     ).all()
@@ -389,15 +393,8 @@ def detail(session: Session, actor: Actor, case: Case, unmask: bool = False) -> 
     attachments = session.scalars(
         select(CaseAttachment).where(CaseAttachment.case_id == case.id).order_by(CaseAttachment.id)
     ).all()
-    if unmask:
-        audit.record(
-            session,
-            actor,
-            "case.unmask",
-            "case",
-            case.id,
-            events[-1].at if events else case.updated_at,
-        )
+    if unmasked_at is not None:
+        audit.record(session, actor, "case.unmask", "case", case.id, unmasked_at)
     out = summary(case)
     out.update(
         description=case.description,

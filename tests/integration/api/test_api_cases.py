@@ -128,6 +128,11 @@ def test_role_checks(app: Flask, client: FlaskClient) -> None:
         f"/api/v1/cases/{case_id}?unmask=1", headers=token(client, "clerk")
     ).get_json()
     assert unmasked["parties"][0]["phone"] == "13812345678"
+    with app.extensions["cc"].session_factory() as db:
+        unmaskings = db.scalars(
+            select(AuditEntry.actor_name).where(AuditEntry.action == "case.unmask")
+        ).all()
+    assert unmaskings == ["clerk"]  # audited once, for the permitted user only
 
 
 def test_openapi_document(client: FlaskClient) -> None:
