@@ -41,13 +41,20 @@
     }, wait);
   }
 
+  // A batch is merged into the view at once (cheap) and drawn in the next animation frame:
+  // batches that arrive before that frame share one stream render, so the page never queues
+  // more renders than it can paint and the socket is read without delay. The map is not drawn
+  // here at all (see markDirty below).
+  var drawPending = null, lastBatch = null, alertsDirty = false, peopleDirty = false;
   function onBatch(batch) {
     window.ccHall.received += 1;
     if (window.ccHall.trace) { window.ccHall.trace(batch); }  // measurement hook (bench/)
     var gap = lastSeq !== null && batch.seq !== lastSeq + 1;
     lastSeq = batch.seq;
-    setProps(LIVE, {data: batch});
-    draw(batch.events);
+    lastBatch = batch;
+    recentBatches.push(Date.now());
+    if (recentBatches.length > 50) { recentBatches.shift(); }
+    merge(batch.events);
     var figures = false;
     for (var i = 0; i < batch.events.length; i++) {
       var ch = batch.events[i].channel;
@@ -56,19 +63,38 @@
     }
     if (figures) { kpiTick(); }
     if (gap) { resync("gap"); }
+    if (!drawPending) {
+      var fallback = setTimeout(draw, 100);  // no animation frames (hidden tab): still drawn
+      drawPending = window.requestAnimationFrame
+        ? {frame: window.requestAnimationFrame(draw), timer: fallback} : {frame: null, timer: fallback};
+    }
+  }
+
+  function merge(events) {
+    var hall = window.ccHall;
+    if (!hall.view || !hall.cfg) { return; }
+    var merged = hall.merge(hall.view, events, hall.cfg);
+    hall.view = merged.view;
+    alertsDirty = alertsDirty || merged.alertsChanged;
+    peopleDirty = peopleDirty || merged.peopleChanged;
   }
 
   // Straight into the components (no callback chain per batch): the stream, the alerts when
-  // they changed, and the map points (restyled, throttled).
-  function draw(events) {
+  // they changed; the map points and people only marked dirty (redrawn later, throttled).
+  function draw() {
+    if (!drawPending) { return; }
+    clearTimeout(drawPending.timer);
+    if (drawPending.frame !== null && window.cancelAnimationFrame) { window.cancelAnimationFrame(drawPending.frame); }
+    drawPending = null;
     var hall = window.ccHall;
+    if (lastBatch) { setProps(LIVE, {data: lastBatch}); lastBatch = null; }
     if (!hall.view || !hall.cfg || !document.getElementById("hall-stream")) { return; }
-    var merged = hall.merge(hall.view, events, hall.cfg);
-    hall.view = merged.view;
     setProps("hall-stream", {children: hall.stream(hall.view, hall.cfg)});
-    if (merged.alertsChanged) { setProps("hall-alerts", {children: hall.alerts(hall.view, hall.cfg)}); }
+    if (alertsDirty) { setProps("hall-alerts", {children: hall.alerts(hall.view, hall.cfg)}); }
+    alertsDirty = false;
     hall.points(hall.view, hall.cfg);
-    if (merged.peopleChanged) { hall.people(hall.view, hall.cfg); }
+    if (peopleDirty) { hall.people(hall.view, hall.cfg); }
+    peopleDirty = false;
   }
 
   function showMode(ev) {
@@ -121,45 +147,81 @@
     }, 300);
   });
 
-  // Restyles waiting for the map: the newest per kind wins, applied on the next free tick.
-  // A map redraw is the dearest thing on the page (WebGL; software-rendered on most walls'
-  // PCs): at most two a second (fewer when a redraw is slow), the first at once, so a burst of
-  // events keeps the stream live.
-  var MAP_MIN_INTERVAL_MS = 500;
-  var pendingStyles = {}, styleTimer = null, fitted = null, lastApply = 0;
+  // Map updates, decoupled from the stream. A map redraw is the dearest thing on the page
+  // (WebGL; software-rendered on most walls' PCs: 100-300 ms of main thread), so it never runs
+  // in the task that draws the rows: a batch only marks the map dirty (points/people are built
+  // from the view when the redraw runs, the newest state wins) and the redraw happens later, in
+  // an idle moment, at most once per mapInterval. mapInterval adapts to the measured redraw
+  // cost while batches keep coming (about 5% of the main thread), so a slow map never delays a
+  // busy stream; a quiet hall (under 3 batches in the last second) gets its map within 0.5 s.
+  var MAP_MIN_INTERVAL_MS = 500, MAP_MAX_INTERVAL_MS = 5000, MAP_SHARE = 20;
+  var recentBatches = [];
+  var pendingStyles = {}, dirty = {}, styleTimer = null, fitted = null, lastApply = 0;
   var mapInterval = MAP_MIN_INTERVAL_MS;
   function later(kind, update, trace) {
     pendingStyles[kind] = {update: update, trace: trace};
+    schedule();
+  }
+  function markDirty(kind) {
+    dirty[kind] = true;
+    schedule();
+  }
+  function schedule() {
     if (styleTimer) { return; }
-    var wait = Math.max(0, lastApply + mapInterval - Date.now());
-    styleTimer = setTimeout(applyStyles, wait);
+    // Never the same task as the rows: at least one frame later, after the stream is painted.
+    var now = Date.now();
+    recentBatches = recentBatches.filter(function (t) { return now - t < 1000; });
+    var interval = recentBatches.length >= 3 ? mapInterval : MAP_MIN_INTERVAL_MS;
+    var wait = Math.max(50, lastApply + interval - now);
+    styleTimer = setTimeout(function () {
+      if (window.requestIdleCallback) {
+        window.requestIdleCallback(applyStyles, {timeout: 1000});
+      } else {
+        applyStyles();
+      }
+    }, wait);
   }
   function applyStyles() {
     styleTimer = null;
-    lastApply = Date.now();
+    var hall = window.ccHall;
+    if (dirty.points && hall.view && hall.cfg) { later_("points", hall.pointsUpdate(hall.view, hall.cfg), 1); }
+    if (dirty.people && hall.view && hall.cfg) { later_("people", hall.peopleUpdate(hall.view), 2); }
+    dirty = {};
     var gd = document.querySelector("#hall-map .js-plotly-plot");
     var needed = 0;
     Object.keys(pendingStyles).forEach(function (k) { needed = Math.max(needed, pendingStyles[k].trace + 1); });
+    if (!needed) { return; }
     if (!gd || !window.Plotly || !gd.data || gd.data.length < Math.max(2, needed)) {
       styleTimer = setTimeout(applyStyles, 100);
       return;
     }
+    lastApply = Date.now();
     var kinds = Object.keys(pendingStyles);
     var jobs = kinds.map(function (k) { return pendingStyles[k]; });
     pendingStyles = {};
     var started = performance.now();
     var done = jobs.map(function (job) { return window.Plotly.restyle(gd, job.update, [job.trace]); });
-    Promise.all(done).then(function () {
-      // A slow machine gets fewer map redraws so the stream and alerts stay live.
-      var took = performance.now() - started;
-      mapInterval = Math.min(3000, Math.max(MAP_MIN_INTERVAL_MS, 2 * took));
-    });
     if (fitted !== gd) {
       fitted = gd;
       var zoom = fitZoom(gd.layout);
-      if (zoom !== null) { window.Plotly.relayout(gd, {"map.zoom": zoom}); }
+      if (zoom !== null) { done.push(window.Plotly.relayout(gd, {"map.zoom": zoom})); }
     }
+    Promise.all(done).then(function () {
+      // The WebGL draw happens in the map's next animation frame: measure up to the frame
+      // after it, and keep the map at about 1/MAP_SHARE of the main thread.
+      var measure = function () {
+        var took = performance.now() - started;
+        mapInterval = Math.min(MAP_MAX_INTERVAL_MS, Math.max(MAP_MIN_INTERVAL_MS, MAP_SHARE * took));
+        hall.mapCost = took;
+      };
+      if (window.requestAnimationFrame) {
+        window.requestAnimationFrame(function () { window.requestAnimationFrame(measure); });
+      } else {
+        measure();
+      }
+    });
   }
+  function later_(kind, update, trace) { pendingStyles[kind] = {update: update, trace: trace}; }
 
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
   function tickClock() {
@@ -291,6 +353,10 @@
     // stream has been drawn: a full figure update would redraw the whole map in one go.
     points: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
+      markDirty("points");
+      return window.dash_clientside.no_update;
+    },
+    pointsUpdate: function (view, cfg) {
       var lat = [], lon = [], color = [], size = [], ids = [], text = [];
       var open = view.cases.filter(function (c) { return c.status !== "closed" && c.lat !== null && c.lon !== null; });
       open.slice(0, cfg.limits.points).forEach(function (c) {
@@ -299,26 +365,28 @@
         size.push(cfg.severity_sizes[c.severity] || 8);
         ids.push(c.id); text.push(c.code + " " + c.title);
       });
-      later("points", {lat: [lat], lon: [lon], customdata: [ids], text: [text],
-        "marker.color": [color], "marker.size": [size]}, 1);
-      return window.dash_clientside.no_update;
+      return {lat: [lat], lon: [lon], customdata: [ids], text: [text],
+        "marker.color": [color], "marker.size": [size]};
     },
     // Online field staff: trace 2 of the map, and the count in the supervision header.
     people: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
-      var lat = [], lon = [], ids = [], text = [], online = 0;
+      var el = document.getElementById("hall-presence-count");
+      if (el) { el.textContent = String(Object.keys(view.people || {}).length); }
+      markDirty("people");
+      return window.dash_clientside.no_update;
+    },
+    peopleUpdate: function (view) {
+      var cfg = window.ccHall.cfg || {};
+      var lat = [], lon = [], ids = [], text = [];
       var label = (cfg.labels && cfg.labels.last_seen) || "";
       Object.keys(view.people || {}).forEach(function (k) {
         var p = view.people[k];
-        online += 1;
         if (p.lat === null || p.lat === undefined || p.lon === null || p.lon === undefined) { return; }
         lat.push(p.lat); lon.push(p.lon); ids.push(p.user_id);
         text.push(p.name + "<br>" + label + " " + hms(p.last_seen));
       });
-      var el = document.getElementById("hall-presence-count");
-      if (el) { el.textContent = String(online); }
-      later("people", {lat: [lat], lon: [lon], customdata: [ids], text: [text]}, 2);
-      return window.dash_clientside.no_update;
+      return {lat: [lat], lon: [lon], customdata: [ids], text: [text]};
     },
     shade: function (counts) {
       if (!counts) { return window.dash_clientside.no_update; }
