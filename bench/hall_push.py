@@ -5,7 +5,7 @@ One run, one server (the app factory on a temporary SQLite database, threading m
 1. **Baseline**: a bench-only namespace on the same Flask-SocketIO server emits timestamped
    messages at the paced rate to ``--clients`` python-socketio clients (emit → receive).
 2. **Hall**: case events are published on the bus at the same rate (the path every service
-   publish takes after its commit: bus → /hall hub → 150 ms batches → displays). ``--browsers``
+   publish takes after its commit: bus → /hall hub → 100 ms batches → displays). ``--browsers``
    headless Chromium displays record, with a MutationObserver on the latest-cases stream, the
    moment each event's row is drawn (event → visible); the rest of the ``--displays`` are
    python-socketio clients on /hall with a signed-in session (fan-out load, receive times).
@@ -14,6 +14,24 @@ Prints p50/p95/p99/max latency and lost events for each, and the ratio hall/base
 Bounded: about ``--seconds`` × 2 + start-up (default well under 60 s).
 
     .venv/bin/python -m bench.hall_push --displays 20 --browsers 2 --rate 100 --seconds 10
+
+Figures (2 shared cores, headless Chromium with software WebGL; 20 displays, 100 events/s,
+10 s; ms; "visible" = event published → row drawn, "received" = → batch in the page):
+
+    hall.js                       browsers  visible p50/p95  received p50/p95  lost  sockets p95
+    before (map in the row task)      1       151 / 327        118 / 293         0      —
+    before                            2       241 / 531        205 / 481         0     120
+    after (rows per frame, map idle)  1        96 / 168         66 / 135         0     111
+    after                             2       125 / 328         85 / 272       3 rows  117
+
+"After" = stream drawn once per animation frame (batches that arrive before it share one
+render), map redraw moved out of that task (dirty flag, idle callback, ≥ 0.5 s apart, up to
+5 s when a busy stream meets a slow map). The 3 "lost" rows with 2 browsers were merged into
+the view but scrolled out of the 40 visible rows during a stall before a frame drew them.
+A 50 ms hub flush was tried and made things worse here (1 browser: visible p50/p95 217/497,
+socket displays p95 263): twice the batches cost more CPU on 2 cores than the 25 ms it saves.
+The target (p95 ≤ 150 ms) is not met yet: the remaining cost is Dash re-rendering the 40 rows
+(~240 components) per frame and the server's 100 ms flush (≈ 50 ms mean wait).
 """
 
 from __future__ import annotations
