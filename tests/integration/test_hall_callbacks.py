@@ -12,7 +12,7 @@ from flask import Flask, session
 from dispatch.db.models import Case, User
 from dispatch.services import seed
 from layouts import hall
-from tests.integration.api_helpers import CITY, TOWN_A, TOWN_B, add_user
+from tests.integration.api.helpers import CITY, TOWN_A, TOWN_B, add_user
 
 # Both database backends (the default parametrization of database_url).
 

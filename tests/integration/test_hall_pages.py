@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from dispatch.services import seed
 from layouts.rooms.station import STATION
-from tests.integration.api_helpers import CITY, PASSWORD, TOWN_A, add_user
+from tests.integration.api.helpers import CITY, PASSWORD, TOWN_A, add_user
 from tests.integration.test_hall_callbacks import signed_in
 
 #: ``layouts.pages.rooms.STATION_LINK``: Dash imports page modules under its own names, and a

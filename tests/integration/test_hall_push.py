@@ -16,7 +16,7 @@ from config.regions import load_regions
 from dispatch.realtime import channels
 from dispatch.realtime.hall import BATCH_EVENT, HELLO_EVENT, NAMESPACE, ROOM_BACKLOG, HallHub
 from dispatch.services import seed
-from tests.integration.api_helpers import (
+from tests.integration.api.helpers import (
     CITY,
     PASSWORD,
     TOWN_A,

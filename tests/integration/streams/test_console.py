@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from dispatch.db.models import CaseAttachment, CaseEvent
-from tests.integration.api_helpers import COUNTY_B, TOWN_A, add_user, case_payload, token
+from tests.integration.api.helpers import COUNTY_B, TOWN_A, add_user, case_payload, token
 
 STATION = f"st-{TOWN_A}"
 
