@@ -77,6 +77,19 @@ def _post(app: Flask, user: str, url: str, body: dict[str, Any]) -> Any:
     return r.status_code, r.get_json()
 
 
+async def join_media(app: Flask, call_id: int) -> tuple[Party, Party]:
+    """The commander and the station each post their offer to the call's media endpoint."""
+    commander, station = Party("commander"), Party("station")
+    for party, user, sid in ((commander, "commander", None), (station, "station", STATION)):
+        sdp = await party.offer()
+        status, answer = await asyncio.to_thread(
+            _post, app, user, f"/api/v1/calls/{call_id}/media", {"station_id": sid, "sdp": sdp}
+        )
+        assert status == 200, answer
+        await party.accept(answer)
+    return commander, station
+
+
 def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
     app, socketio, link, _ = make_app(tmp_path)
     try:
@@ -119,18 +132,7 @@ def test_commander_calls_a_station_and_records(tmp_path: Path) -> None:
         assert ack["ok"] and ack["call"]["state"] == "active", ack
 
         async def media() -> dict[str, Any]:
-            commander, station = Party("commander"), Party("station")
-            for party, user, sid in ((commander, "commander", None), (station, "station", STATION)):
-                sdp = await party.offer()
-                status, answer = await asyncio.to_thread(
-                    _post,
-                    app,
-                    user,
-                    f"/api/v1/calls/{call['id']}/media",
-                    {"station_id": sid, "sdp": sdp},
-                )
-                assert status == 200, answer
-                await party.accept(answer)
+            commander, station = await join_media(app, call["id"])
             await wait_for(lambda: commander.video >= 10 and station.video >= 10, within=20)
             await wait_for(lambda: commander.audio >= 10 and station.audio >= 10, within=10)
             status, rec = await asyncio.to_thread(

@@ -142,7 +142,7 @@ def test_web_signs_a_ticket_and_the_streams_process_answers(
 
 
 def test_calls_with_media_in_the_streams_process(tmp_path: Path, streams_url: str) -> None:
-    from tests.integration.streams.test_calls import STATION, Party
+    from tests.integration.streams.test_calls import STATION, join_media
     from tests.integration.streams.test_calls import _post as post
 
     app, _, link, _ = make_app(tmp_path, streams_enabled=False, streams_url=streams_url)
@@ -158,18 +158,7 @@ def test_calls_with_media_in_the_streams_process(tmp_path: Path, streams_url: st
         assert status == 200
 
         async def run() -> tuple[int, int]:
-            commander, station = Party("commander"), Party("station")
-            for party, user, sid in ((commander, "commander", None), (station, "station", STATION)):
-                sdp = await party.offer()
-                status, answer = await asyncio.to_thread(
-                    post,
-                    app,
-                    user,
-                    f"/api/v1/calls/{call['id']}/media",
-                    {"station_id": sid, "sdp": sdp},
-                )
-                assert status == 200, answer
-                await party.accept(answer)
+            commander, station = await join_media(app, call["id"])
             await wait_for(lambda: commander.video >= 10 and station.video >= 10, within=20)
             status, _ = await asyncio.to_thread(
                 post, app, "commander", f"/api/v1/calls/{call['id']}/recording", {"on": True}
