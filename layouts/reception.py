@@ -102,6 +102,27 @@ def region_options(regions: RegionTree, scope: Scope, lang: str) -> list[dict[st
     return out
 
 
+def _identifier_col(
+    input_type: str, hint_type: str, placeholder: str, max_length: int, index: int
+) -> dbc.Col:
+    """An ID-number or phone input of a party row: masked once entered, validated in place."""
+    return dbc.Col(
+        [
+            dbc.Input(
+                id={"type": input_type, "index": index},
+                placeholder=placeholder,
+                maxLength=max_length,
+                className="masked-input",
+                debounce=True,
+                autoComplete="off",
+                **_PERSIST,
+            ),
+            dbc.FormFeedback(id={"type": hint_type, "index": index}, type="invalid"),
+        ],
+        md=3,
+    )
+
+
 def party_row(index: int, lang: str) -> dbc.Row:
     """One party: name, role, ID number and phone (masked when not being edited)."""
     return dbc.Row(
@@ -127,36 +148,8 @@ def party_row(index: int, lang: str) -> dbc.Row:
                 ),
                 md=2,
             ),
-            dbc.Col(
-                [
-                    dbc.Input(
-                        id={"type": PARTY_ID, "index": index},
-                        placeholder=t("case.party.id_number", lang),
-                        maxLength=18,
-                        className="masked-input",
-                        debounce=True,
-                        autoComplete="off",
-                        **_PERSIST,
-                    ),
-                    dbc.FormFeedback(id={"type": PARTY_ID_HINT, "index": index}, type="invalid"),
-                ],
-                md=3,
-            ),
-            dbc.Col(
-                [
-                    dbc.Input(
-                        id={"type": PARTY_PHONE, "index": index},
-                        placeholder=t("case.party.phone", lang),
-                        maxLength=20,
-                        className="masked-input",
-                        debounce=True,
-                        autoComplete="off",
-                        **_PERSIST,
-                    ),
-                    dbc.FormFeedback(id={"type": PARTY_PHONE_HINT, "index": index}, type="invalid"),
-                ],
-                md=3,
-            ),
+            _identifier_col(PARTY_ID, PARTY_ID_HINT, t("case.party.id_number", lang), 18, index),
+            _identifier_col(PARTY_PHONE, PARTY_PHONE_HINT, t("case.party.phone", lang), 20, index),
             dbc.Col(
                 dbc.Button(
                     "✕",
