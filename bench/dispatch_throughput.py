@@ -117,11 +117,22 @@ def serve_raw(port: int, mode: str = "threading") -> None:
 
     app = Flask(__name__)
     sio = SocketIO(app, async_mode=mode)
-    sids: list[str] = []
+    # Only the sockets connected now: each phase connects a fresh set of clients, and messages
+    # emitted to an earlier phase's (closed) sockets are dropped without an ack, which used to
+    # fill the flat-out window with messages that could never be acknowledged (the phase
+    # stalled after ~150 acks).
+    sids: dict[str, None] = {}
+    sids_lock = threading.Lock()
 
     @sio.on("connect", namespace="/raw")
     def _connect() -> None:
-        sids.append(request.sid)  # type: ignore[attr-defined]
+        with sids_lock:
+            sids[request.sid] = None  # type: ignore[attr-defined]
+
+    @sio.on("disconnect", namespace="/raw")
+    def _disconnect(_reason: Any = None) -> None:
+        with sids_lock:
+            sids.pop(request.sid, None)  # type: ignore[attr-defined]
 
     @sio.on("go", namespace="/raw")
     def _go(data: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +145,16 @@ def serve_raw(port: int, mode: str = "threading") -> None:
             with lock:
                 acks.append(time.perf_counter())
 
+        # The previous phase's disconnects may still be in flight: wait until exactly this
+        # phase's clients are registered.
+        wanted = int(data.get("clients", 0))
+        settle = time.perf_counter() + 10
+        while True:
+            with sids_lock:
+                targets = list(sids)
+            if not wanted or len(targets) == wanted or time.perf_counter() > settle:
+                break
+            time.sleep(0.01)
         start = time.perf_counter()
         sent = 0
         while (now := time.perf_counter()) - start < seconds:
@@ -145,7 +166,7 @@ def serve_raw(port: int, mode: str = "threading") -> None:
             sio.emit(
                 "msg",
                 {"t": time.time(), "pad": pad},
-                to=sids[sent % len(sids)],
+                to=targets[sent % len(targets)],
                 namespace="/raw",
                 callback=acked,
             )
@@ -177,7 +198,10 @@ def run_raw(port: int, clients: int, rate: float, seconds: float) -> dict[str, A
         client.connect(f"http://127.0.0.1:{port}", namespaces=["/raw"], transports=["websocket"])
         conns.append(client)
     result: dict[str, Any] = conns[0].call(
-        "go", {"rate": rate, "seconds": seconds}, namespace="/raw", timeout=seconds + 30
+        "go",
+        {"rate": rate, "seconds": seconds, "clients": clients},
+        namespace="/raw",
+        timeout=seconds + 30,
     )
     close_all([c.shutdown for c in conns])
     result["rate_per_s"] = round(result["acked"] / result["elapsed"], 1)
