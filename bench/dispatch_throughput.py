@@ -93,6 +93,33 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) used so far by process ``pid`` (default: this process)."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by a few processes over one phase (the machine is shared: CPU per
+    delivery is steadier than rates when other work competes for the cores)."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.wall = time.perf_counter()
+
+    def read(self) -> dict[str, float]:
+        out = {
+            f"{name}_cpu_s": round(cpu_seconds(pid) - self.start[name], 2)
+            for name, pid in self.pids.items()
+        }
+        out["wall_s"] = round(time.perf_counter() - self.wall, 2)
+        return out
+
+
 def wait_healthy(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -180,7 +207,9 @@ def serve_raw(port: int, mode: str = "threading") -> None:
     sio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
 
 
-def run_raw(port: int, clients: int, rate: float, seconds: float) -> dict[str, Any]:
+def run_raw(
+    port: int, clients: int, rate: float, seconds: float, server_pid: int | None = None
+) -> dict[str, Any]:
     import socketio
 
     latencies: list[float] = []
@@ -197,12 +226,14 @@ def run_raw(port: int, clients: int, rate: float, seconds: float) -> dict[str, A
         client.on("msg", on_msg, namespace="/raw")
         client.connect(f"http://127.0.0.1:{port}", namespaces=["/raw"], transports=["websocket"])
         conns.append(client)
+    meter = CpuMeter({"server": server_pid, "bench": None})
     result: dict[str, Any] = conns[0].call(
         "go",
         {"rate": rate, "seconds": seconds, "clients": clients},
         namespace="/raw",
         timeout=seconds + 30,
     )
+    result["cpu"] = meter.read()
     close_all([c.shutdown for c in conns])
     result["rate_per_s"] = round(result["acked"] / result["elapsed"], 1)
     result["latency"] = percentiles(latencies)
@@ -343,6 +374,20 @@ def acked_count(database_url: str) -> int:
     return int(n or 0)
 
 
+def resent_count(database_url: str) -> int:
+    """Re-sends so far (``attempts`` counts the first send too): a late ack causes them."""
+    from sqlalchemy import create_engine, func, select
+
+    from dispatch.db.models import Delivery
+    from dispatch.db.session import normalise_url
+
+    engine = create_engine(normalise_url(database_url))
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.coalesce(func.sum(Delivery.attempts - 1), 0)))
+    engine.dispose()
+    return int(n or 0)
+
+
 def run_dispatcher(
     base: str,
     world: dict[str, Any],
@@ -351,6 +396,7 @@ def run_dispatcher(
     rate: float,
     seconds: float,
     producers: int = 3,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     user_ids = [uid for uid, _ in world["workers"]]
     before_received = sum(len(p.messages) for p in phones)
@@ -359,6 +405,7 @@ def run_dispatcher(
         p.received_at.clear()
     calls = 0
     lock = threading.Lock()
+    meter = CpuMeter({"server": server_pid, "bench": None})
     start = time.perf_counter()
     per_call = TARGETS_PER_CALL
 
@@ -398,6 +445,7 @@ def run_dispatcher(
     while time.perf_counter() < deadline and acked_count(database_url) - before_acked < made:
         time.sleep(0.05)
     acked_end = time.perf_counter()
+    cpu = meter.read()
     acked = acked_count(database_url) - before_acked
     latencies: list[float] = []
     for p in phones:
@@ -412,6 +460,8 @@ def run_dispatcher(
         "rate_per_s": round(acked / (acked_end - start), 1),
         "received_rate_per_s": round(made / (received_end - start), 1),
         "latency": percentiles(latencies),
+        "resent": resent_count(database_url),
+        "cpu": cpu,
     }
 
 
@@ -495,18 +545,19 @@ def main() -> None:
                 time.sleep(0.1)
 
         log("servers up; raw baseline")
-        results["raw_paced"] = run_raw(raw_port, args.clients, args.rate, args.seconds)
-        results["raw_max"] = run_raw(raw_port, args.clients, 0, args.seconds)
+        raw_pid, web_pid = procs[0].pid, procs[1].pid
+        results["raw_paced"] = run_raw(raw_port, args.clients, args.rate, args.seconds, raw_pid)
+        results["raw_max"] = run_raw(raw_port, args.clients, 0, args.seconds, raw_pid)
 
         log("raw done; connecting phones")
         phones = [FieldClient(base, token).connect() for _, token in world["workers"]]
         try:
             results["dispatch_paced"] = run_dispatcher(
-                base, world, phones, database_url, args.rate, args.seconds, args.producers
+                base, world, phones, database_url, args.rate, args.seconds, args.producers, web_pid
             )
             log("dispatch paced done")
             results["dispatch_max"] = run_dispatcher(
-                base, world, phones, database_url, 0, args.seconds, args.producers
+                base, world, phones, database_url, 0, args.seconds, args.producers, web_pid
             )
         finally:
             close_all([p.close for p in phones])
@@ -528,16 +579,23 @@ def main() -> None:
     results["ratio_max_rate"] = round(top["rate_per_s"] / raw_top["rate_per_s"], 3)
     print(json.dumps(results, indent=1, ensure_ascii=False))
     print()
-    print(f"{'phase':<16}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}")
+    print(
+        f"{'phase':<16}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}"
+        f"{'srv cpu%':>10}{'bench cpu%':>11}{'srv ms/msg':>11}"
+    )
     for name, r in (
         ("raw paced", raw_paced),
         ("dispatch paced", paced),
         ("raw max", raw_top),
         ("dispatch max", top),
     ):
-        lat = r["latency"]
+        lat, cpu = r["latency"], r["cpu"]
+        n = int(r.get("acked", 0)) or 1
         print(
             f"{name:<16}{r['rate_per_s']:>10}{lat.get('p50_ms', '-'):>10}{lat.get('p99_ms', '-'):>10}{lat.get('n', 0):>8}"
+            f"{100 * cpu['server_cpu_s'] / cpu['wall_s']:>10.0f}"
+            f"{100 * cpu['bench_cpu_s'] / cpu['wall_s']:>11.0f}"
+            f"{1000 * cpu['server_cpu_s'] / n:>11.2f}"
         )
     print(
         f"\ndispatch max / raw max = {results['ratio_max_rate']}  "
