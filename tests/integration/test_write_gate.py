@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -66,6 +67,10 @@ def test_second_writer_waits_for_the_gate_while_readers_go_on(engine: Engine) ->
     assert gate._holder is None
 
 
+def _queued(gate: WriteGate, n: int) -> bool:
+    return len(gate._waiters) == n
+
+
 def test_many_writers_all_commit_without_busy_errors(engine: Engine) -> None:
     errors: list[BaseException] = []
 
@@ -119,8 +124,7 @@ def test_waiters_are_served_first_come_first_served() -> None:
         th = threading.Thread(target=wait, args=(k, object()))
         th.start()
         threads.append(th)
-        queued = k + 1
-        _wait_until(lambda: len(gate._waiters) == queued)
+        _wait_until(functools.partial(_queued, gate, k + 1))
     gate.release(holder)
     for th in threads:
         th.join(5)
