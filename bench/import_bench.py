@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from bench.common import (
     WORK_DIR,
@@ -49,14 +48,14 @@ DISTINCT_ROWS = 20_000
 class Result:
     backend: str
     cases: int
-    validate_s: float
-    write_s: float
+    parallel: bool
+    import_s: float
     commit_s: float
     raw_rows_per_s: float
 
     @property
     def total_s(self) -> float:
-        return self.validate_s + self.write_s + self.commit_s
+        return self.import_s + self.commit_s
 
     @property
     def rate(self) -> float:
@@ -71,35 +70,43 @@ def make_file(n: int) -> str:
     return to_csv(rows)
 
 
-def timed_import(engine: Engine, data: str) -> tuple[float, float, float, list[CaseRecord]]:
-    """Run the import once; split the time into validation, writing and commit."""
+def timed_import(engine: Engine, data: str, parallel: bool | None) -> tuple[float, float, bool]:
+    """Run the import once: seconds inside ``import_cases`` (validation and writing, which
+    overlap on the parallel path), seconds of the commit, and whether it ran in parallel."""
     regions, reference = config()
     deps = make_deps(regions, reference, NOW)
     factory = make_session_factory(engine)
-    seen: dict[str, Any] = {}
-    original = imports.write_cases
+    seen: dict[str, bool] = {"parallel": False}
+    original = imports._import_parallel
 
-    def spy(session: Session, records: list[CaseRecord], *args: Any) -> list[int]:
-        seen["records"] = records
-        seen["write_start"] = time.perf_counter()
-        ids = original(session, records, *args)
-        seen["write_end"] = time.perf_counter()
-        return ids
+    def spy(*args: Any) -> imports.ImportReport | None:
+        seen["parallel"] = True
+        return original(*args)
 
-    imports.write_cases = spy  # type: ignore[assignment]
+    imports._import_parallel = spy  # type: ignore[assignment]
     try:
         start = time.perf_counter()
         with factory.begin() as session:
-            report = import_cases(session, deps, city_actor(regions), data, "csv")
+            report = import_cases(
+                session, deps, city_actor(regions), data, "csv", parallel=parallel
+            )
             before_commit = time.perf_counter()
         end = time.perf_counter()
     finally:
-        imports.write_cases = original
+        imports._import_parallel = original
     if not report.ok or not report.imported:
         raise SystemExit(f"import failed: {report.to_dict()['errors'][:3]}")
-    validate = seen["write_start"] - start
-    write = before_commit - seen["write_start"]
-    return validate, write, end - before_commit, seen["records"]
+    return before_commit - start, end - before_commit, seen["parallel"]
+
+
+def records_of(data: str) -> list[CaseRecord]:
+    """The validated records of the file (untimed), for the raw baseline's rows."""
+    regions, reference = config()
+    deps = make_deps(regions, reference, NOW)
+    ctx = imports._Context(deps=deps, actor=city_actor(regions), now=NOW)
+    ctx.keys = imports.MatchKeys(deps.match_secret)
+    with imports.gc_paused():
+        return list(imports._checked(data, "csv", ctx, imports.ImportReport(), {}))
 
 
 def raw_baseline(engine: Engine, backend: str, records: list[CaseRecord]) -> float:
@@ -138,40 +145,46 @@ def _float_amount(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values if amount is None else (*values[:20], float(amount), *values[21:])
 
 
-def run(backend: str, n: int, data: str) -> Result:
+def run(backend: str, n: int, data: str, parallel: bool | None) -> Result:
     # Each measurement gets a new database, so both start from the same empty tables.
     with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
         engine = make_engine(url)
         try:
-            validate, write, commit, records = timed_import(engine, data)
+            import_s, commit_s, ran_parallel = timed_import(engine, data, parallel)
         finally:
             engine.dispose()
     with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
         engine = make_engine(url)
         try:
-            raw_rate = raw_baseline(engine, backend, records)
+            raw_rate = raw_baseline(engine, backend, records_of(data))
         finally:
             engine.dispose()
-    return Result(backend, n, validate, write, commit, raw_rate)
+    return Result(backend, n, ran_parallel, import_s, commit_s, raw_rate)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="force the single-process path (default: what import_cases chooses)",
+    )
     args = parser.parse_args(argv)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     print(f"import benchmark: {args.cases:,} cases from CSV (parties, event, audit, rollups)")
     data = make_file(args.cases)
     print(f"file: {len(data.encode()) / 1e6:.1f} MB")
-    results = [run(backend, args.cases, data) for backend in backends]
+    parallel = False if args.serial else None
+    results = [run(backend, args.cases, data, parallel) for backend in backends]
     print(
         table(
             (
                 "backend",
                 "cases",
-                "validate s",
-                "write s",
+                "parallel",
+                "import s",
                 "commit s",
                 "import cases/s",
                 "raw case rows/s",
@@ -183,8 +196,8 @@ def main(argv: list[str] | None = None) -> None:
                 (
                     r.backend,
                     f"{r.cases:,}",
-                    f"{r.validate_s:.2f}",
-                    f"{r.write_s:.2f}",
+                    "yes" if r.parallel else "no",
+                    f"{r.import_s:.2f}",
                     f"{r.commit_s:.2f}",
                     f"{r.rate:,.0f}",
                     f"{r.raw_rows_per_s:,.0f}",

@@ -23,6 +23,7 @@ from dispatch.domain.identity import id_check_char, id_number_problem, match_key
 from dispatch.domain.jurisdiction import Scope
 from dispatch.domain.kpi import METRICS
 from dispatch.domain.supervision import deadlines_for
+from dispatch.services import imports
 from dispatch.services.context import Actor
 from dispatch.services.deps import Deps
 from dispatch.services.imports import (
@@ -464,3 +465,217 @@ def test_import_codes_are_unique_and_never_shaped_like_intake_codes() -> None:
     assert len(codes) == len(ids)
     # seven hex digits or more after the local date
     assert all(code.startswith("20260301-") and len(code) >= 9 + 7 for code in codes)
+
+
+# ------------------------------------------------------------------------------------------
+# Validating in a child process while the parent writes (big files)
+# ------------------------------------------------------------------------------------------
+
+
+def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows an import wrote, seen from its own transaction, with generated keys made
+    relative (a PostgreSQL sequence does not roll back, so two runs get different ids)."""
+    first = session.scalar(select(func.min(Case.id))) or 0
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for model in (Case, Party, CaseEvent, AuditEntry, RollupDay, RollupMonth):
+        table = model.__table__
+        columns = [c for c in table.c if c.name not in ("id", "code")]
+        keys = list(table.primary_key.columns)  # type: ignore[attr-defined]
+        rows = session.execute(select(*columns).order_by(*keys)).all()
+        names = [c.name for c in columns]
+        normalised = []
+        for values in rows:
+            record = dict(zip(names, values, strict=True))
+            if "case_id" in record:
+                record["case_id"] -= first
+            if model is AuditEntry:
+                record["object_id"] = int(record["object_id"]) - first
+            normalised.append(tuple(record.items()))
+        out[model.__tablename__] = normalised
+    codes_ok = all(
+        code == case_code(case_id, received_at)
+        for case_id, code, received_at in session.execute(
+            select(Case.id, Case.code, Case.received_at)
+        )
+    )
+    assert codes_ok
+    return out
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Several chunks from a few hundred rows, so the tests cross chunk boundaries.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 70)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_parallel_import_writes_the_same_rows_as_the_serial_one(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree, fmt: str
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 300)
+    data = to_csv(rows) if fmt == "csv" else to_jsonl(rows)
+    actor = city_actor(regions)
+    results = {}
+    for parallel in (False, True):
+        with factory() as session, session.begin():
+            report = import_cases(session, deps, actor, data, fmt, parallel=parallel)  # type: ignore[arg-type]
+            results[parallel] = (report.to_dict(), snapshot(session))
+            session.rollback()
+    serial, parallel_run = results[False], results[True]
+    assert (
+        serial[0]
+        == parallel_run[0]
+        == {
+            "rows": 300,
+            "imported": 300,
+            "unchanged": 0,
+            "errors": [],
+        }
+    )
+    assert len(serial[1]["cases"]) == 300
+    assert serial[1] == parallel_run[1]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_parallel_import_reports_bad_rows_of_every_chunk(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 300)
+    rows[5] = dict(rows[5], received_at="2026-11-20 09:15:00")
+    rows[150] = dict(rows[150], external_id=rows[3]["external_id"])
+    rows[-1] = dict(rows[-1], category="quarrel")
+    report = run_import(factory, deps, city_actor(regions), to_csv(rows))
+    assert [(e.line, e.fields) for e in report.errors] == [
+        (7, {"received_at": "needs_timezone"}),
+        (152, {"external_id": "duplicate_in_file"}),
+        (301, {"category": "invalid_choice"}),
+    ]
+    with factory.begin() as session:
+        parallel = import_cases(
+            session, deps, city_actor(regions), to_csv(rows), "csv", parallel=True
+        )
+    assert parallel.to_dict() == report.to_dict()
+    assert report.imported == 0 and report.rows == 300
+    assert counts(factory) == dict.fromkeys(counts(factory), 0)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_bad_row_found_after_chunks_were_written_undoes_them(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 300)
+    rows[-1] = dict(rows[-1], category="quarrel")
+    written: list[int] = []
+    original = imports._BATCH_WRITERS.copy()
+
+    def counting(dialect: str) -> Any:
+        def write(cur: Any, data: Any) -> None:
+            written.append(1)
+            original[dialect](cur, data)
+
+        return write
+
+    with factory.begin() as session:
+        session.add(
+            AuditEntry(at=NOW, actor_name="t", action="before", object_type="x", object_id="1")
+        )
+        session.flush()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(imports, "_BATCH_WRITERS", {d: counting(d) for d in original})
+            report = import_cases(
+                session, deps, city_actor(regions), to_csv(rows), "csv", parallel=True
+            )
+    assert len(written) == 300 // 70  # the four full chunks went in before line 301 was seen
+    assert [(e.line, e.fields) for e in report.errors] == [(301, {"category": "invalid_choice"})]
+    assert report.imported == 0 and report.rows == 300
+    assert {k: v for k, v in counts(factory).items() if k != "audit"} == {
+        "cases": 0,
+        "parties": 0,
+        "case_events": 0,
+        "rollup_day": 0,
+        "rollup_month": 0,
+    }
+    with factory() as session:
+        assert session.scalars(select(AuditEntry.action)).all() == ["before"]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_parallel_reimport_of_known_ids_falls_back_to_the_serial_path(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    rows = demo_rows(regions, deps, NOW, 200)
+    actor = city_actor(regions)
+
+    def parallel_import(data: str) -> ImportReport:
+        with factory.begin() as session:
+            return import_cases(session, deps, actor, data, "csv", parallel=True)
+
+    assert parallel_import(to_csv(rows[:100])).imported == 100
+    before, sums = counts(factory), rollup_sums(factory)
+    again = parallel_import(to_csv(rows[:100]))
+    assert (again.imported, again.unchanged, again.errors) == (0, 100, [])
+    assert counts(factory) == before and rollup_sums(factory) == sums
+    # Known ids only from the second chunk on: the first chunk, already written, is undone
+    # and the serial path imports the new rows once.
+    rest = parallel_import(to_csv(rows[100:] + rows[:100]))
+    assert (rest.imported, rest.unchanged) == (100, 100)
+    assert counts(factory)["cases"] == 200
+    with factory() as session:
+        assert session.scalar(select(func.count(func.distinct(Case.external_id)))) == 200
+
+
+def test_known_external_id_of_a_case_outside_the_actors_area_is_an_error(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    own_county, other_county = (r.code for r in regions.children(regions.city.code)[:2])
+    own_town = regions.children(own_county)[0].code
+    other_town = regions.children(other_county)[0].code
+    run_import(
+        factory,
+        deps,
+        city_actor(regions),
+        to_csv([row(external_id="theirs", region_code=other_town), row(external_id="ours")]),
+    )
+    actor = Actor(3, "county-duty", Role.DUTY_OFFICER, Scope(Level.COUNTY, own_county))
+    # Same external id as a case of the other county: saying "unchanged" would reveal that
+    # it exists there, so it is refused like any row outside the actor's area.
+    rows = [
+        row(external_id="new", region_code=own_town),
+        row(external_id="theirs", region_code=own_town),
+    ]
+    report = run_import(factory, deps, actor, to_csv(rows))
+    assert [(e.line, e.external_id, e.fields) for e in report.errors] == [
+        (3, "theirs", {"external_id": "outside_jurisdiction"})
+    ]
+    assert report.imported == 0
+    assert counts(factory)["cases"] == 2
+    # A known id of the actor's own area is still simply unchanged.
+    mine = run_import(factory, deps, actor, to_csv([row(external_id="new", region_code=own_town)]))
+    assert (mine.imported, mine.unchanged) == (1, 0)
+    again = run_import(factory, deps, actor, to_csv([row(external_id="new", region_code=own_town)]))
+    assert (again.imported, again.unchanged, again.errors) == (0, 1, [])
+
+
+def test_big_files_choose_the_parallel_path_and_small_ones_the_serial_one(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    original = imports._import_parallel
+
+    def spy(*args: Any) -> ImportReport | None:
+        taken.append("parallel")
+        return original(*args)
+
+    monkeypatch.setattr(imports, "_import_parallel", spy)
+    monkeypatch.setattr(imports, "PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(imports, "fork_is_safe", lambda: True)
+    actor = city_actor(regions)
+    rows = demo_rows(regions, deps, NOW, 150)
+    assert run_import(factory, deps, actor, to_csv(rows[:50])).imported == 50
+    assert taken == []
+    assert run_import(factory, deps, actor, to_csv(rows[50:])).imported == 100
+    assert taken == ["parallel"]
+    monkeypatch.setattr(imports, "fork_is_safe", lambda: False)
+    assert run_import(factory, deps, actor, to_csv(demo_rows(regions, deps, NOW, 120, "Z"))).ok
+    assert taken == ["parallel"]
