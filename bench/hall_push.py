@@ -177,6 +177,12 @@ def latencies(sent: dict[int, float], receivers: list[dict[int, float]]) -> tupl
 BROWSER_JS = """
 window.__seen = {};
 window.__got = {};
+window.__long = [];
+try {
+  new PerformanceObserver(function (list) {
+    list.getEntries().forEach(function (e) { window.__long.push([Math.round(e.startTime), Math.round(e.duration)]); });
+  }).observe({type: 'longtask', buffered: false});
+} catch (e) {}
 window.ccHall.trace = function (batch) {
   var now = Date.now();
   batch.events.forEach(function (ev) {
@@ -309,6 +315,16 @@ def main() -> None:
         ]
         values, lost = latencies(sent, browser_got)
         report["hall_browser_socket_received"] = {**percentiles(values), "lost": lost}
+        # Main-thread tasks over 50 ms during the phase (what delays a row most).
+        long_tasks = [driver.execute_script("return window.__long") for driver in browsers]
+        report["browser_long_tasks"] = [
+            {
+                "count": len(t),
+                "total_ms": sum(d for _, d in t),
+                "max_ms": max((d for _, d in t), default=0),
+            }
+            for t in long_tasks
+        ]
         for s in sockets:
             s.close()
         for driver in browsers:

@@ -1,7 +1,8 @@
 """The command hall (指挥大厅): the wall display, its first render and its server callbacks.
 
-Live updates arrive over the ``/hall`` Socket.IO namespace (``assets/hall/hall.js``) into
-``HALL_LIVE``; clientside callbacks merge them into a bounded view (stream, points, alerts).
+Live updates arrive over the ``/hall`` Socket.IO namespace (``assets/hall/hall.js``), which
+merges them into a bounded view in the browser and draws the stream rows itself (keyed DOM
+updates, no Dash render or server round trip per batch), the alerts, points and people.
 Server callbacks re-read the KPI tiles, supervision board and league table when the browser
 says figures changed (throttled), and the whole snapshot on a re-sync (gap or reconnect).
 """
@@ -50,8 +51,10 @@ HALL_MODAL = "hall-modal"
 HALL_MODAL_BODY = "hall-modal-body"
 HALL_MODAL_TITLE = "hall-modal-title"
 HALL_INTERVAL = "hall-interval"
-#: Stores: live batches (set by hall.js) and the snapshot (server).
-HALL_LIVE = "hall-live-store"
+#: Stores: the snapshot (server), and the case a click or Enter on a row asks for (hall.js).
+HALL_CASE_PICK = "hall-case-pick"
+#: The sequence number of the snapshot hall.js last drew into ``HALL_STREAM``.
+HALL_STREAM_DRAWN = "hall-stream-drawn"
 HALL_SEED = "hall-seed-store"
 HALL_CONFIG = "hall-config-store"
 HALL_RESYNC = "hall-resync-store"
@@ -66,8 +69,11 @@ HALL_CAMERA_PICK = "hall-camera-pick"
 CAMERA_TRACE = 3
 #: Online field staff count (drawn by hall.js from the view, seeded by the server).
 HALL_PRESENCE_COUNT = "hall-presence-count"
+#: Rows that open a case card carry ``data-case-id``; hall.js turns a click or Enter on one
+#: into ``HALL_CASE_PICK`` (one listener for the page: pattern-matching ids on rows redrawn
+#: every batch would make Dash call the server each time the list changes).
+CASE_ID_ATTR = "data-case-id"
 #: Pattern-matching ids of items drawn in the browser.
-CASE_OPEN = "hall-case-open"
 ALERT_ACK = "hall-alert-ack"
 
 #: Newest cases kept in the browser, and alerts.
@@ -189,8 +195,9 @@ def supervision_board(
                 html.Span(regions.name(str(c["township_code"]), lang), className="sup-area"),
             ],
             className="sup-item",
-            id={"type": CASE_OPEN, "id": c["id"]},
-            n_clicks=0,
+            tabIndex="0",
+            role="button",
+            **{CASE_ID_ATTR: str(c["id"])},
         )
         for c in sup.cards
     ]
@@ -438,7 +445,8 @@ def layout(**_query: Any) -> Any:
     )
     return html.Div(
         [
-            dcc.Store(id=HALL_LIVE),
+            dcc.Store(id=HALL_CASE_PICK),
+            dcc.Store(id=HALL_STREAM_DRAWN),
             dcc.Store(id=HALL_SEED, data=seed),
             dcc.Store(id=HALL_CONFIG, data=config_for(runtime, lang)),
             dcc.Store(id=HALL_RESYNC),
@@ -597,11 +605,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(HALL_MODAL_TITLE, "children"),
         Output(HALL_MODAL_BODY, "children"),
         Input(HALL_MAP, "clickData"),
-        Input({"type": CASE_OPEN, "id": ALL}, "n_clicks"),
+        Input(HALL_CASE_PICK, "data"),
         prevent_initial_call=True,
     )
-    def open_case(click: dict[str, Any] | None, _clicks: list[Any]) -> tuple[Any, ...]:
-        case_id = clicked_case(ctx.triggered_id, ctx.triggered, click)
+    def open_case(click: dict[str, Any] | None, pick: dict[str, Any] | None) -> tuple[Any, ...]:
+        case_id = clicked_case(ctx.triggered_id, click, pick)
         if case_id is None:
             raise PreventUpdate
         actor = current_actor(optional=True)
@@ -629,9 +637,11 @@ def register(app: Dash, runtime: Runtime) -> None:
 
     # Clientside (assets/hall/hall.js): a snapshot replaces the browser's bounded view and is
     # drawn; live batches are merged and drawn by hall.js itself, without a callback per batch.
+    # The stream is drawn into HALL_STREAM by hall.js, never by Dash (Dash leaves its empty
+    # children alone), so the callback's first output only records the seed drawn.
     app.clientside_callback(
         "function(seed, cfg) { return window.ccHall.reseed(seed, cfg); }",
-        Output(HALL_STREAM, "children"),
+        Output(HALL_STREAM_DRAWN, "data"),
         Output(HALL_ALERTS, "children"),
         Input(HALL_SEED, "data"),
         State(HALL_CONFIG, "data"),
@@ -682,16 +692,16 @@ def _map_codes(runtime: Runtime, actor: Actor, drill: str | None) -> list[str]:
 
 
 def clicked_case(
-    trigger: Any, triggered: list[dict[str, Any]], click: dict[str, Any] | None
+    trigger: Any, click: dict[str, Any] | None, pick: dict[str, Any] | None
 ) -> int | None:
-    """The case id a click asks for: a map point (trace 1) or a stream/supervision item."""
+    """The case id a click asks for: a map point (trace 1) or a stream/supervision row."""
     if trigger == HALL_MAP:
         point = ((click or {}).get("points") or [{}])[0]
         if point.get("curveNumber") == 1 and point.get("customdata") is not None:
             return int(point["customdata"])
         return None
-    if isinstance(trigger, dict) and trigger.get("type") == CASE_OPEN:
-        if not any(item.get("value") for item in triggered):
-            return None  # the list was redrawn, nobody clicked
-        return int(trigger["id"])
+    if trigger == HALL_CASE_PICK:
+        raw = (pick or {}).get("id")
+        if isinstance(raw, int | str) and str(raw).isdigit():
+            return int(raw)
     return None

@@ -1,7 +1,7 @@
 """The ``/hall`` Socket.IO namespace: batched, numbered live events for wall displays.
 
 Bus subscribers put each event into the room of every region it belongs to (city, county,
-township, grid); a background task flushes every room's pending events every 100 ms as one
+township, grid); a background task flushes every room's pending events every 50 ms as one
 ``batch`` message ``{"seq": n, "events": [...]}`` with ``n`` increasing by one per room. A
 display that sees a gap in ``seq`` or reconnects re-syncs from the services (the bus is for
 notification only, the database is the truth). A room whose backlog overflows skips a number on
@@ -11,7 +11,7 @@ Contract (for the README): connect to namespace ``/hall`` with the browser's ses
 (refused with ``unauthorized`` otherwise). Server → display events:
 
 - ``hello`` ``{"seq": n, "room": "<level>:<code>"}`` on connect: the room's current number;
-- ``batch`` ``{"seq": n, "events": [...]}`` every 100 ms while something happened, where each
+- ``batch`` ``{"seq": n, "events": [...]}`` every 50 ms while something happened, where each
   event is one of ``{"channel": "cases", "type": "case_created"|"case_changed"|"case_event",
   "case": {...}}``, ``{"channel": "assignments", "type": "assignment_<action>", "case": {...},
   "assignment": {"id", "state", "card", "target_name", "accept_by", "finish_by"}}``,
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -49,7 +50,10 @@ NAMESPACE = "/hall"
 #: Socket.IO events sent to displays.
 BATCH_EVENT = "batch"
 HELLO_EVENT = "hello"
-FLUSH_SECONDS = 0.1
+#: How long an event may wait to share a batch. Each batch costs every display a message and
+#: a frame, so shorter is dearer; 50 ms keeps event -> visible p95 under 150 ms on a wall
+#: (bench/hall_push.py) now that a batch costs the browser a keyed DOM update, not a re-render.
+FLUSH_SECONDS = 0.05
 #: Pending events per room before the room is marked for re-sync instead.
 ROOM_BACKLOG = 2000
 ALERTS_KEPT = 200
@@ -91,14 +95,16 @@ def slim_case(case: dict[str, Any]) -> dict[str, Any]:
 class HallHub:
     """Collects bus events per room and flushes them as numbered batches."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.runtime = runtime
+        self.flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._seq: dict[str, int] = {}
         self._known_rooms: set[str] = set()
         self._alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._stop = threading.Event()
+        #: Batches encoded and sent (rooms no display here watches are numbered, not sent).
         self.emitted_batches = 0
 
     # -- routing ------------------------------------------------------------------------------
@@ -151,8 +157,12 @@ class HallHub:
                 self._seq[room] = seq
                 batches.append((room, {"seq": seq, "events": events}))
         for room, batch in batches:
-            self._send(room, batch)
-        self.emitted_batches += len(batches)
+            # The number moves on even for a room nobody here watches: a display that read
+            # its snapshot before these events and connects now sees a newer ``hello`` and
+            # re-syncs. Only the encoding and sending are skipped.
+            if self._watched(room):
+                self._send(room, batch)
+                self.emitted_batches += 1
         return len(batches)
 
     def _send(self, room: str, batch: dict[str, Any]) -> None:
@@ -172,9 +182,21 @@ class HallHub:
 
         Manager.emit(manager, BATCH_EVENT, batch, NAMESPACE, to=room)
 
+    def _watched(self, room: str) -> bool:
+        """False when no display on this process is in ``room`` (True if unknown)."""
+        server = getattr(self.runtime.socketio, "server", None)
+        rooms = getattr(getattr(server, "manager", None), "rooms", None)
+        if not isinstance(rooms, dict):
+            return True
+        return bool(rooms.get(NAMESPACE, {}).get(room))
+
     def run(self) -> None:
+        # A fixed cadence (the flush's own time is not added to the wait), so an event waits
+        # at most ``flush_seconds`` plus one flush.
+        deadline = time.monotonic()
         while not self._stop.is_set():
-            self.runtime.socketio.sleep(FLUSH_SECONDS)
+            deadline = max(deadline + self.flush_seconds, time.monotonic())
+            self.runtime.socketio.sleep(max(0.0, deadline - time.monotonic()))
             try:
                 self.flush()
             except Exception:  # a failed emit must not end the loop of every display

@@ -15,6 +15,7 @@ from flask import Flask
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from console.runtime import Runtime
@@ -187,6 +188,18 @@ def test_case_created_through_the_api_appears_without_reload(
         lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
     )
     assert chrome.find_elements(By.ID, f"case-card-{case['id']}")
+
+    # Keyboard: close the card, focus another row and press Enter: that row's card opens.
+    others = f"#hall-stream [data-case-id]:not([data-case='{case['code']}'])"
+    other = chrome.find_element(By.CSS_SELECTOR, others)
+    other_id = other.get_attribute("data-case-id")
+    chrome.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    WebDriverWait(chrome, 5).until(lambda d: not d.find_elements(By.ID, f"case-card-{case['id']}"))
+    chrome.execute_script("arguments[0].focus();", other)
+    other.send_keys(Keys.ENTER)
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
+        lambda d: d.find_elements(By.ID, f"case-card-{other_id}")
+    )
 
 
 def test_alert_feed_and_acknowledge(app: Flask, live_server: str, chrome: webdriver.Chrome) -> None:

@@ -127,6 +127,34 @@ def test_batches_are_numbered_scoped_and_masked(
     assert {channels.CASES, channels.KPI} <= kinds
 
 
+@SQLITE_ONLY
+def test_a_room_nobody_watches_is_numbered_but_not_sent(
+    app: Flask, client: FlaskClient, people: None, sio_client_factory: Any
+) -> None:
+    from dispatch.realtime.hall import hub_of
+
+    hub = hub_of(app.extensions["cc"])
+    assert hub is not None
+    city = display(sio_client_factory, session_cookie(app, "duty"))
+    room = f"township:{TOWN_A}"
+    before = hub.seq(room)
+    sent_before = hub.emitted_batches
+    case = client.post(
+        "/api/v1/cases", json=case_payload(TOWN_A), headers=token(client, "duty")
+    ).get_json()
+    assert city.wait_for(case["id"])
+    time.sleep(0.2)
+    # The township room moved on although nobody watched it; only the city's batches (case
+    # and figures) were sent, not the county's or the township's.
+    assert hub.seq(room) > before
+    sent = hub.emitted_batches - sent_before
+    assert 1 <= sent <= len(city.batches)
+    # A township display that read its snapshot before that case now sees a newer number in
+    # its hello than in its snapshot, and re-syncs.
+    town = display(sio_client_factory, session_cookie(app, "towny"))
+    assert town.hello is not None and town.hello["seq"] == hub.seq(room) > before
+
+
 class _Sio:
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any], str]] = []
