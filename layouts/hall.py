@@ -197,7 +197,7 @@ def supervision_board(
             className="sup-item",
             tabIndex="0",
             role="button",
-            **{CASE_ID_ATTR: str(c["id"])},
+            **data_attrs({CASE_ID_ATTR: str(c["id"])}),
         )
         for c in sup.cards
     ]
