@@ -92,6 +92,7 @@ _STATUS_STATE = {
 #: Clock skew tolerated for times "in the future" (the sender's clock may run a little ahead).
 _SKEW = timedelta(minutes=5)
 _MAX_PARTIES = 50
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 #: Every problem code a report can carry (message catalog keys ``problems.<code>``; a test
 #: checks each has a message in both languages).
@@ -271,7 +272,7 @@ def _csv_rows(text: str) -> Iterator[_Read]:
         if len(values) != width:
             yield start, {}, {"_": "wrong_column_count"}
             continue
-        yield start, dict(zip(header, [v.strip() for v in values], strict=True)), {}
+        yield start, dict(zip(header, map(str.strip, values), strict=True)), {}
 
 
 def _jsonl_rows(text: str) -> Iterator[_Read]:
@@ -354,11 +355,22 @@ def _id_number_ok(value: str) -> bool:
     digits = value.encode()
     if _ID_CHECK[(sum(map(mul, digits, _ID_WEIGHTS)) - _ID_OFFSET) % 11] != value[17]:
         return False
-    try:
-        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
-        return False
-    return True
+    born = value[6:14]
+    valid = _BIRTHDATES.get(born)
+    if valid is None:
+        try:
+            date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        except ValueError:
+            valid = False
+        else:
+            valid = True
+        if len(_BIRTHDATES) < 100_000:  # ~36,500 real dates a century: never reached
+            _BIRTHDATES[born] = valid
+    return valid
+
+
+#: YYYYMMDD -> whether it is a calendar date (a small, fixed domain: checked once each).
+_BIRTHDATES: dict[str, bool] = {}
 
 
 class MatchKeys:
@@ -384,6 +396,7 @@ class MatchKeys:
 
 
 _SHA256_BLOCK = 64
+_json_decode = json.JSONDecoder().raw_decode
 
 
 def _parties(
@@ -392,9 +405,14 @@ def _parties(
     if value is None or (isinstance(value, str) and not value.strip()):
         return []
     if isinstance(value, str):
+        text = value.strip()
+        # raw_decode skips json.loads' Python wrapper; what follows the value must be blank.
         try:
-            value = json.loads(value)
+            value, end = _json_decode(text)
         except ValueError:
+            problems["parties"] = "bad_json"
+            return []
+        if end != len(text):
             problems["parties"] = "bad_json"
             return []
     if not isinstance(value, list):
@@ -411,18 +429,26 @@ def _parties(
         bad: dict[str, str] = {}
         if not party.keys() <= _PARTY_KEYS:
             bad.update({key: "unknown_field" for key in party if key not in _PARTY_KEYS})
-        name = _text(party.get("name"))
+        get = party.get
+        # Values are strings in every well-formed file: strip them inline, _text the rest.
+        name = get("name")
+        name = name.strip() if type(name) is str else _text(name)
         if not name:
             bad["name"] = "required"
         elif len(name) > 50:
             bad["name"] = "too_long"
-        role = _text(party.get("role")) or "applicant"
+        role = get("role")
+        role = (role.strip() if type(role) is str else _text(role)) or "applicant"
         if role not in _PARTY_ROLES:
             bad["role"] = "invalid_choice"
-        id_number = _text(party.get("id_number")).upper() or None
+        id_number = get("id_number")
+        id_number = (
+            id_number.strip() if type(id_number) is str else _text(id_number)
+        ).upper() or None
         if id_number is not None and not _id_number_ok(id_number):
             bad["id_number"] = id_number_problem(id_number) or "invalid"
-        phone = _text(party.get("phone")) or None
+        phone = get("phone")
+        phone = (phone.strip() if type(phone) is str else _text(phone)) or None
         if phone is not None:
             problem = phone_problem(phone)
             if problem:
@@ -454,6 +480,9 @@ class _Context:
     keys: Callable[[str], str] = str
     event_json: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
+    regions: dict[str, tuple[RegionPath | None, str | None]] = field(default_factory=dict)
+    finish: dict[tuple[Severity, Level], timedelta] = field(default_factory=dict)
+
     def path(self, code: str) -> RegionPath | None:
         # Thousands of rows share a few hundred regions: resolve each code once.
         if code not in self.paths:
@@ -462,6 +491,33 @@ class _Context:
             except KeyError:
                 self.paths[code] = None
         return self.paths[code]
+
+    def region(self, code: str) -> tuple[RegionPath | None, str | None]:
+        """The region's path and the problem of a case there (None when it may be filed
+        there), checked once per code."""
+        found = self.regions.get(code)
+        if found is None:
+            path = self.path(code)
+            problem = None
+            if path is None:
+                problem = "unknown_region"
+            elif not self.actor.scope.covers(path):
+                problem = "outside_jurisdiction"
+            elif path.township is None:
+                problem = "needs_township"
+            found = self.regions[code] = (path, problem)
+        return found
+
+    def finish_by(self, severity: Severity, level: Level, received_at: datetime) -> datetime:
+        """``deadlines_for(...).finish_by``: the allowed time depends on severity and level
+        only, so it is worked out once for each pair."""
+        allowed = self.finish.get((severity, level))
+        if allowed is None:
+            deadlines = deadlines_for(
+                self.deps.deadline_rules, severity, level, _EPOCH, self.deps.deadline_scale
+            )
+            allowed = self.finish[(severity, level)] = deadlines.finish_by - _EPOCH
+        return received_at + allowed
 
 
 def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None, dict[str, str]]:
@@ -504,13 +560,9 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
     if not region_code:
         problems["region_code"] = "required"
     else:
-        path = ctx.path(region_code)
-        if path is None:
-            problems["region_code"] = "unknown_region"
-        elif not ctx.actor.scope.covers(path):
-            problems["region_code"] = "outside_jurisdiction"
-        elif path.township is None:
-            problems["region_code"] = "needs_township"
+        path, region_problem = ctx.region(region_code)
+        if region_problem is not None:
+            problems["region_code"] = region_problem
 
     lat = _number(get("lat"), "lat", problems, -90.0, 90.0)
     lon = _number(get("lon"), "lon", problems, -180.0, 180.0)
@@ -614,9 +666,7 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
     assert path is not None and path.county is not None and path.township is not None
     assert received_at is not None and severity is not None and state is not None
     if finish_by is None:
-        finish_by = deadlines_for(
-            ctx.deps.deadline_rules, severity, level, received_at, ctx.deps.deadline_scale
-        ).finish_by
+        finish_by = ctx.finish_by(severity, level, received_at)
     # An open case already past its deadline arrives with the card the clock would have shown.
     colour = card(received_at, finish_by, ctx.now, done=state not in OPEN_STATES).value
     key = (source, level.value, status)
@@ -659,6 +709,11 @@ def _check_row(raw: Mapping[str, Any], ctx: _Context) -> tuple[CaseRecord | None
     return record, {}
 
 
+#: Text that json.dumps (ensure_ascii) writes unchanged between quotes: printable ASCII but
+#: the quote and the backslash.
+_JSON_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
 def audit_after(record: CaseRecord) -> str:
     """The audited snapshot of a new case as JSON (the shape of ``services.cases.snapshot``).
 
@@ -670,7 +725,9 @@ def audit_after(record: CaseRecord) -> str:
     referral = f'"{record.referral}"' if record.referral else "null"
     finish_by = f'"{record.finish_by.isoformat()}"' if record.finish_by else "null"
     closed_at = f'"{record.closed_at.isoformat()}"' if record.closed_at else "null"
-    external_id = json.dumps(record.external_id)
+    eid = record.external_id
+    # json.dumps is a third of this function: plain printable ASCII needs no escaping.
+    external_id = f'"{eid}"' if eid and _JSON_PLAIN.fullmatch(eid) else json.dumps(eid)
     return (
         f'{{"state": "{record.state}", "level": "{record.level}", "outcome": {outcome}, '
         f'"referral": {referral}, "severity": "{record.severity}", "finish_by": {finish_by}, '
@@ -811,7 +868,9 @@ def _checked(
             record = None
         else:
             record, problems = _check_row(raw, ctx)
-        external_id = _text(raw.get("external_id")) or None
+        external_id = (
+            record.external_id if record is not None else _text(raw.get("external_id")) or None
+        )
         if external_id is not None and "external_id" not in problems:
             if external_id in lines:
                 problems = {**problems, "external_id": "duplicate_in_file"}
@@ -884,13 +943,11 @@ _SAVEPOINT = "cc_import"
 
 @dataclass(slots=True)
 class _Chunk:
-    """What the child sends for each chunk of valid rows: the rows to write, formatted for
-    the dialect, with the ids the parent reserved, and what the rollups need."""
+    """What the child sends for each chunk of valid rows: their external ids and the rows to
+    write, formatted for the dialect with the ids the parent reserved."""
 
     external_ids: list[str]
     rows: Any
-    delta: Counter[RollupKey]
-    parents: dict[str, tuple[str, str]]
 
 
 def _produce(
@@ -905,26 +962,32 @@ def _produce(
     regions_parents: Mapping[str, tuple[str, str]] | None,
 ) -> None:
     """The child's work: validate the whole file, and while it is still clean, send each
-    chunk ready to write. Ends with ("end", rows, errors)."""
+    chunk ready to write. Ends with ("end", rows, errors, rollup delta, township parents):
+    the rollups are summed here, so the writing process only applies them once at the end."""
     report = ImportReport()
     fmt_rows = _FORMATTERS[dialect]
     encode = _ENCODERS[dialect]
     batch: list[CaseRecord] = []
     used = 0
+    delta: Counter[RollupKey] = Counter()
+    parents: dict[str, tuple[str, str]] = {}
 
     def flush() -> None:
         nonlocal used
-        parents = {r.township_code: (r.county_code, r.city_code) for r in batch}
-        if regions_parents:
-            parents = {town: regions_parents[town] for town in parents}
         send(
             _Chunk(
                 external_ids=[r.external_id or "" for r in batch],
                 rows=encode(fmt_rows(batch, ids[used : used + len(batch)], actor_id, actor_name)),
-                delta=rollup_delta(batch),
-                parents=parents,
             )
         )
+        delta.update(rollup_delta(batch))
+        for r in batch:
+            if r.township_code not in parents:
+                parents[r.township_code] = (
+                    regions_parents[r.township_code]
+                    if regions_parents
+                    else (r.county_code, r.city_code)
+                )
         used += len(batch)
         batch.clear()
 
@@ -940,7 +1003,23 @@ def _produce(
         report.errors.append(RowError(err.line, None, err.fields))
     if batch and not report.errors:
         flush()
-    send(("end", report.rows, report.errors))
+    if report.errors:
+        delta, parents = Counter(), {}
+    send(("end", report.rows, report.errors, delta, parents))
+
+
+def _any_known(cur: Any, dialect: str, external_ids: list[str]) -> bool:
+    """Whether any of these external ids is stored already (one statement a chunk, on the
+    DBAPI cursor: this runs between the parent's writes)."""
+    if dialect == "sqlite":
+        # One JSON parameter: SQLite limits the number of bound parameters.
+        cur.execute(
+            "SELECT 1 FROM cases WHERE external_id IN (SELECT value FROM json_each(?)) LIMIT 1",
+            (json.dumps(external_ids),),
+        )
+    else:
+        cur.execute("SELECT 1 FROM cases WHERE external_id = ANY(%s) LIMIT 1", (external_ids,))
+    return cur.fetchone() is not None
 
 
 def _import_parallel(
@@ -1007,15 +1086,13 @@ def _import_parallel(
         ) as producer:
             for message in producer:
                 if type(message) is _Chunk:
-                    if _existing_external_ids(session, message.external_ids, "id"):
+                    if _any_known(cur, dialect, message.external_ids):
                         known = True
                         break
                     write(cur, message.rows)
                     imported += len(message.external_ids)
-                    delta.update(message.delta)
-                    parents.update(message.parents)
                 else:
-                    _, rows, errors = message
+                    _, rows, errors, delta, parents = message
         if not known and not errors:
             _apply_rollups(cur, dialect, delta, parents)
             keep = True
@@ -1088,21 +1165,30 @@ AUDIT_COLUMNS = (
 )
 
 
+#: UTC hour -> local day, kept across calls: the import sends rollups chunk by chunk, and
+#: a chunk's cases spread over many hours of the year (bounded: cleared past 200,000).
+_LOCAL_DAYS: dict[tuple[int, int, int, int], date] = {}
+_OUTCOME_OF = {o.value: o for o in Outcome}
+
+
 def rollup_delta(records: Iterable[CaseRecord]) -> Counter[RollupKey]:
     """The rollup counts the new cases add: ``kpi.total`` over their facts, computed with one
     Counter for the whole batch instead of one per case (three times faster at this size)."""
     keys: list[RollupKey] = []
     add = keys.append
-    days: dict[tuple[int, int, int, int], date] = {}
+    days = _LOCAL_DAYS
+    if len(days) > 200_000:
+        days.clear()
+    severities, outcomes = _SEVERITIES, _OUTCOME_OF
     for r in records:
         facts = CaseFacts(
             township_code=r.township_code,
             received_at=r.received_at,
-            severity=Severity(r.severity),
+            severity=severities[r.severity],
             online=r.online,
             finish_by=r.finish_by,
             closed_at=r.closed_at,
-            outcome=Outcome(r.outcome) if r.outcome else None,
+            outcome=outcomes[r.outcome] if r.outcome else None,
         )
         for moment, metric in moments(facts):
             if moment.tzinfo is not UTC:
@@ -1271,7 +1357,7 @@ def _sqlite_rows(
     records: list[CaseRecord], ids: Iterable[int], actor_id: int | None, actor_name: str
 ) -> _SqliteRows:
     """The rows of the four tables for ``executemany``, times as SQLAlchemy's text."""
-    when, stamp = _SqliteTime(), _SqliteTime()
+    stamp = _SqliteTime()
     cases: list[tuple[Any, ...]] = []
     parties: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
@@ -1284,8 +1370,17 @@ def _sqlite_rows(
     )
     for case_id, r in zip(ids, records, strict=False):
         amount = r.amount
+        received_at = r.received_at
         finish_by = r.finish_by
         closed_at = r.closed_at
+        # Inline _SqliteTime for the three times that differ on every row (a call each
+        # cost more than the formatting).
+        if received_at.tzinfo is not UTC:
+            received_at = received_at.astimezone(UTC)
+        if finish_by is not None and finish_by.tzinfo is not UTC:
+            finish_by = finish_by.astimezone(UTC)
+        if closed_at is not None and closed_at.tzinfo is not UTC:
+            closed_at = closed_at.astimezone(UTC)
         add_case(
             (
                 case_id,
@@ -1311,9 +1406,13 @@ def _sqlite_rows(
                 # SQLAlchemy's Numeric stores a REAL on SQLite; do the same.
                 None if amount is None else float(amount),
                 r.online,
-                when(r.received_at),
-                None if finish_by is None else when(finish_by),
-                None if closed_at is None else when(closed_at),
+                received_at.replace(tzinfo=None).isoformat(" ", "microseconds"),
+                None
+                if finish_by is None
+                else finish_by.replace(tzinfo=None).isoformat(" ", "microseconds"),
+                None
+                if closed_at is None
+                else closed_at.replace(tzinfo=None).isoformat(" ", "microseconds"),
                 r.card,
                 r.escalations,
                 actor_id,

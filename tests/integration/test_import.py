@@ -432,6 +432,21 @@ def test_hand_written_audit_json_is_the_snapshot() -> None:
     assert after["outcome"] is None and after["closed_at"] is None and after["referral"] is None
 
 
+@pytest.mark.parametrize(
+    "external_id",
+    ["EXT-00000001", "a b/c:d~", 'q"uote', "back\\slash", "中文", "tab\tx", "del\x7f", ""],
+)
+def test_audit_external_id_is_written_as_json_dumps_writes_it(external_id: str) -> None:
+    from dispatch.services.seed import DemoCases  # a realistic record to vary
+
+    regions, reference = config()
+    record = DemoCases(regions, make_deps(regions, reference, NOW), NOW, rng_seed=3).case()
+    record.external_id = external_id
+    text = audit_after(record)
+    assert text.endswith(f'"external_id": {json.dumps(external_id)}}}')
+    assert json.loads(text)["external_id"] == external_id
+
+
 def test_every_problem_code_has_a_message_in_both_languages() -> None:
     from console.i18n import catalog
 
