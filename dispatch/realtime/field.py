@@ -42,6 +42,13 @@ logger = logging.getLogger(__name__)
 
 FIELD_ACTIONS = ("accept", "refuse", "report", "finish")
 MAX_ACKS_PER_EVENT = 1000
+#: Events that do not re-check the token. An acknowledgement only stops re-sends of what this
+#: socket was already sent, and it is the hot path (one a quarter second per phone): checking
+#: it would cost a query per ack event for nothing a revoked user could gain.
+UNCHECKED_EVENTS = frozenset({"ack"})
+#: Seconds between refusing an event for a revoked token and closing the socket, so that the
+#: refusal (the event's ack value) reaches the phone first.
+DROP_DELAY = 0.2
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,10 @@ class FieldSocket:
     department_id: int | None
     region_code: str
     display_name: str
+    #: The bearer token the socket connected with, re-checked on every action (see
+    #: ``_guarded``): revoking it (or deactivating the user) must stop a phone that is
+    #: already connected, not only the next connection.
+    token: str = ""
 
 
 class SocketError(Exception):
@@ -111,6 +122,8 @@ def _guarded(event: str) -> Callable[[Handler], Callable[..., dict[str, Any]]]:
 
                 return _error_reply(Unauthorized(), self.runtime.settings.lang, event)
             try:
+                if event not in UNCHECKED_EVENTS:
+                    self._check_token(sid, client)
                 return handler(self, sid, client, data)
             except (DispatchError, SocketError) as err:
                 reply = _error_reply(err, client.actor.lang, event)
@@ -172,6 +185,7 @@ class FieldNamespace(Namespace):
                     department_id=user.department_id,
                     region_code=user.region_code,
                     display_name=user.display_name,
+                    token=token,
                 )
         except Unauthorized as err:
             raise SioRefused(t(f"errors.{err.code}", lang), {"code": err.code}) from err
@@ -186,6 +200,37 @@ class FieldNamespace(Namespace):
         self.hub.attach(client.user_id, sid)
         self._presence(client, online=True)
         self.socketio.start_background_task(self._replay_when_connected, sid, client, raw_seq)
+
+    def _check_token(self, sid: str, client: FieldSocket) -> None:
+        """Refuse the event, and close the socket, when its token no longer holds.
+
+        Raises:
+            Unauthorized: the token expired, or was revoked (token generation bumped, user
+                deactivated) after the socket connected.
+        """
+        from console.auth import Unauthorized, user_from_token
+
+        try:
+            with self.runtime.session_factory() as db:
+                user_from_token(self.runtime, db, client.token)
+        except Unauthorized:
+            logger.info("field user %s: token no longer valid; closing its socket", client.user_id)
+            # Forget it at once (no more events, pushes, re-sends or replays), close it a moment
+            # later.
+            with self._lock:
+                self.clients.pop(sid, None)
+            server = self.socketio.server
+            for room in server.rooms(sid, namespace=NAMESPACE):
+                if room != sid:
+                    server.leave_room(sid, room, namespace=NAMESPACE)
+            if self.hub.detach(client.user_id, sid):
+                self._presence(client, online=False)
+            self.socketio.start_background_task(self._drop, sid)
+            raise
+
+    def _drop(self, sid: str) -> None:
+        self.socketio.sleep(DROP_DELAY)
+        self.socketio.server.disconnect(sid, namespace=NAMESPACE)
 
     def _replay_when_connected(self, sid: str, client: FieldSocket, last_seq: int) -> None:
         # Events emitted before the CONNECT packet would be dropped by the client, and the

@@ -294,6 +294,60 @@ def test_revoked_token_is_refused_with_a_reason(
     assert "revoked" in reasons[0]["message"]
 
 
+@pytest.mark.parametrize("revoke", ["new_generation", "deactivated"])
+def test_token_revoked_after_connecting_stops_actions_and_the_socket(
+    world: World, field: Connect, revoke: str
+) -> None:
+    from dispatch.db.models import User
+
+    client, inbox = field("member1")
+    assignment_id = world.offer_team()
+    wait_for(functools.partial(inbox.of, assignment_id), what="delivery")
+    with world.runtime.session_factory.begin() as db:
+        user = db.get(User, world.ids["member1"])
+        assert user is not None
+        if revoke == "new_generation":
+            user.token_generation += 1
+        else:
+            user.active = False
+
+    reply = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": key()})
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "token_revoked"
+    assert reply["error"]["event"] == "accept"
+    with world.runtime.session_factory() as db:
+        assignment = db.get(Assignment, assignment_id)
+        assert assignment is not None and assignment.state == "offered"
+        assert db.scalar(select(func.count()).select_from(ActionReceipt)) == 0
+    # The server closes the socket, and it hears nothing more: not even new offers.
+    wait_for(lambda: NS not in client.namespaces, what="socket closed by the server")
+    before = len(inbox.assignments)
+    world.offer_team()
+    _, teammate = field("member2")
+    wait_for(lambda: len(teammate.assignments) >= 2, what="teammate still served")
+    assert len(inbox.assignments) == before
+
+
+def test_acks_skip_the_token_check_but_actions_do_not(world: World, field: Connect) -> None:
+    client, inbox = field("member1")
+    assignment_id = world.offer_team()
+    wait_for(functools.partial(inbox.of, assignment_id), what="delivery")
+    namespace = world.runtime.extras["field_namespace"]
+    checks: list[str] = []
+    original = namespace._check_token
+
+    def counting(sid: str, socket: Any) -> None:
+        checks.append(sid)
+        original(sid, socket)
+
+    namespace._check_token = counting
+    assert call(client, "ack", {"seq": 1})["ok"] is True
+    assert checks == []
+    reply = call(client, "accept", {"assignment_id": assignment_id, "idempotency_key": key()})
+    assert reply["ok"] is True
+    assert len(checks) == 1
+
+
 def test_acting_on_someone_elses_assignment_is_refused(world: World, field: Connect) -> None:
     client, _ = field("outsider")
     assignment_id = world.offer_team()
