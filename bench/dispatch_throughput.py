@@ -35,6 +35,7 @@ of a second and the ratio swings with it: compare with the paced phase too.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -347,16 +349,49 @@ def seed(database_url: str, tmp: Path, clients: int) -> dict[str, Any]:
     return out
 
 
-def summon(base: str, token: str, case_id: int, user_ids: list[int]) -> None:
-    body = json.dumps({"targets": [{"kind": "grid_worker", "id": u} for u in user_ids]}).encode()
-    request = urllib.request.Request(
-        f"{base}/api/v1/cases/{case_id}/assignments",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+class Dispatcher:
+    """One dispatcher's HTTP connection, kept alive between summons like a browser's or an
+    integration's HTTP client (reconnects when the server closes it)."""
+
+    def __init__(self, base: str, token: str) -> None:
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        self.conn: http.client.HTTPConnection | None = None
+        self.connections = 0
+
+    def summon(self, case_id: int, user_ids: list[int]) -> None:
+        body = json.dumps(
+            {"targets": [{"kind": "grid_worker", "id": u} for u in user_ids]}
+        ).encode()
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                self.connections += 1
+            try:
+                self.conn.request(
+                    "POST", f"/api/v1/cases/{case_id}/assignments", body, self.headers
+                )
+                response = self.conn.getresponse()
+                response.read()
+            except (http.client.HTTPException, ConnectionError):
+                # A kept-alive connection the server had closed before reading this request:
+                # reconnect and send it once more (a real client would need an idempotency
+                # key to retry safely; here the server does not die mid-request).
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.status != 201:
+                raise RuntimeError(f"summon answered {response.status}")
+            if response.will_close:
+                self.close()
+            return
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 def acked_count(database_url: str) -> int:
@@ -409,9 +444,12 @@ def run_dispatcher(
     start = time.perf_counter()
     per_call = TARGETS_PER_CALL
 
+    dispatchers = [Dispatcher(base, world["commander"]) for _ in range(producers)]
+
     def produce(index: int) -> None:
         nonlocal calls
         i = index
+        dispatcher = dispatchers[index]
         while (now := time.perf_counter()) - start < seconds:
             with lock:
                 if rate and calls * per_call >= rate * (now - start):
@@ -425,7 +463,7 @@ def run_dispatcher(
                 continue
             first = (n * per_call) % len(user_ids)
             targets = [user_ids[(first + k) % len(user_ids)] for k in range(per_call)]
-            summon(base, world["commander"], world["cases"][i % len(world["cases"])], targets)
+            dispatcher.summon(world["cases"][i % len(world["cases"])], targets)
             i += producers
 
     threads = [threading.Thread(target=produce, args=(k,)) for k in range(producers)]
@@ -433,6 +471,8 @@ def run_dispatcher(
         th.start()
     for th in threads:
         th.join()
+    for dispatcher in dispatchers:
+        dispatcher.close()
     made = calls * per_call
     deadline = time.perf_counter() + 20
     while time.perf_counter() < deadline:
@@ -461,6 +501,7 @@ def run_dispatcher(
         "received_rate_per_s": round(made / (received_end - start), 1),
         "latency": percentiles(latencies),
         "resent": resent_count(database_url),
+        "http_connections": sum(d.connections for d in dispatchers),
         "cpu": cpu,
     }
 

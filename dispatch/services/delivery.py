@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, case, func, insert, or_, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,9 @@ from dispatch.services import assignments as assignment_service
 from dispatch.services import cases as case_service
 
 logger = logging.getLogger(__name__)
+
+_CURSORS: Table = DeliveryCursor.__table__  # type: ignore[assignment]
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 
 _INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
 _NOTED = "cc_delivery_noted"  # assignment -> kind, collected by after_flush
@@ -117,8 +120,44 @@ def _allocate(session: Session, counts: dict[int, int]) -> dict[int, int]:
     """
     if not counts:
         return {}
+    first = _advance(session, counts)
+    missing = sorted(set(counts) - set(first))
+    if missing:
+        # A user's first delivery ever: create the cursor (racing creators meet at the primary
+        # key and wait; ON CONFLICT keeps the loser quiet), then advance it like the others.
+        _create_cursors(session, missing)
+        first.update(_advance(session, {u: counts[u] for u in missing}))
+    return first
+
+
+def _advance(session: Session, counts: dict[int, int]) -> dict[int, int]:
+    """Advance existing cursors (in user order on PostgreSQL); first new seq per user found."""
+    # Core statements on the table, not the mapped class: the ORM's bulk UPDATE path costs
+    # several times the statement itself, and nothing here needs the identity map.
+    table = _CURSORS
     users = sorted(counts)
-    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            select(table.c.user_id)
+            .where(table.c.user_id.in_(users))
+            .order_by(table.c.user_id)
+            .with_for_update()
+        ).all()
+    step = case(counts, value=table.c.user_id)
+    rows = conn.execute(
+        update(table)
+        .where(table.c.user_id.in_(users))
+        .values(last_seq=table.c.last_seq + step)
+        .returning(table.c.user_id, table.c.last_seq)
+    ).all()
+    return {int(user_id): int(last) - counts[int(user_id)] + 1 for user_id, last in rows}
+
+
+def _create_cursors(session: Session, users: Sequence[int]) -> None:
+    conn = session.connection()
+    dialect = conn.dialect.name
+    values = [{"user_id": u, "last_seq": 0} for u in users]
     if dialect in ("postgresql", "sqlite"):
         # Both dialects offer INSERT ... ON CONFLICT DO NOTHING: creating a cursor cannot race.
         module: Any
@@ -126,34 +165,16 @@ def _allocate(session: Session, counts: dict[int, int]) -> dict[int, int]:
             from sqlalchemy.dialects import postgresql as module
         else:
             from sqlalchemy.dialects import sqlite as module
-        session.execute(
-            module.insert(DeliveryCursor)
-            .values([{"user_id": u, "last_seq": 0} for u in users])
+        conn.execute(
+            module.insert(_CURSORS)
+            .values(values)
             .on_conflict_do_nothing(index_elements=["user_id"])
         )
     else:
-        present = set(
-            session.scalars(select(DeliveryCursor.user_id).where(DeliveryCursor.user_id.in_(users)))
-        )
-        missing = [{"user_id": u, "last_seq": 0} for u in users if u not in present]
+        present = set(conn.scalars(select(_CURSORS.c.user_id).where(_CURSORS.c.user_id.in_(users))))
+        missing = [v for v in values if v["user_id"] not in present]
         if missing:
-            session.execute(insert(DeliveryCursor), missing)
-    if dialect == "postgresql":
-        session.execute(
-            select(DeliveryCursor.user_id)
-            .where(DeliveryCursor.user_id.in_(users))
-            .order_by(DeliveryCursor.user_id)
-            .with_for_update()
-        ).all()
-    step = case(counts, value=DeliveryCursor.user_id)
-    rows = session.execute(
-        update(DeliveryCursor)
-        .where(DeliveryCursor.user_id.in_(users))
-        .values(last_seq=DeliveryCursor.last_seq + step)
-        .returning(DeliveryCursor.user_id, DeliveryCursor.last_seq)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return {int(user_id): int(last) - counts[int(user_id)] + 1 for user_id, last in rows}
+            conn.execute(insert(_CURSORS), missing)
 
 
 def payload_for(session: Session, assignment: Assignment, kind: str) -> dict[str, Any]:
@@ -235,7 +256,7 @@ def enqueue_many(
         )
         written.append(Pushed(user_id, seq, payload))
     if rows:
-        session.execute(insert(Delivery), rows)
+        session.connection().execute(insert(_DELIVERIES), rows)
     session.info.setdefault(_WRITTEN, []).extend(written)
     return written
 
