@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from operator import mul
 from typing import Any, Literal
 
 from sqlalchemy import select, text
@@ -340,20 +339,21 @@ def _number(value: Any, name: str, problems: dict[str, str], lo: float, hi: floa
     return number
 
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_OFFSET = 48 * sum(_ID_WEIGHTS)  # the ASCII "0" in every weighted digit
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"\d{17}[\dX]")
 
 
 def _id_number_ok(value: str) -> bool:
     """True for a valid ID number: the hot path of ``identity.id_number_problem`` (a test checks
-    they agree). Weighting the ASCII bytes directly is four times faster than int() per digit,
-    which matters at tens of thousands of parties a second."""
+    they agree), which matters at tens of thousands of parties a second.
+
+    The GB 11643 weights are 2**(17-i) mod 11 for digit i = 1..17, so the weighted sum is
+    2 * (the digits read as a base-13 number) mod 11, because 13 = 2 mod 11: one C-level
+    int() instead of seventeen multiplications in Python.
+    """
     if len(value) != 18 or _ID_SHAPE.fullmatch(value) is None:
         return False
-    digits = value.encode()
-    if _ID_CHECK[(sum(map(mul, digits, _ID_WEIGHTS)) - _ID_OFFSET) % 11] != value[17]:
+    if _ID_CHECK[2 * int(value[:17], 13) % 11] != value[17]:
         return False
     born = value[6:14]
     valid = _BIRTHDATES.get(born)

@@ -376,6 +376,22 @@ def test_fast_id_check_agrees_with_the_domain(value: str) -> None:
     assert _id_number_ok(value) is (id_number_problem(value) is None and value == value.upper())
 
 
+def test_fast_id_check_agrees_with_the_domain_on_every_check_character() -> None:
+    import random
+
+    rng = random.Random(5)
+    for _ in range(500):
+        first17 = f"{rng.randrange(10**5, 10**6)}19{rng.randrange(50, 99)}0{rng.randrange(1, 9)}"
+        first17 += f"{rng.randrange(10, 28)}{rng.randrange(100, 999)}"
+        assert len(first17) == 17
+        valid = 0
+        for check in "0123456789X":
+            value = first17 + check
+            assert _id_number_ok(value) is (id_number_problem(value) is None), value
+            valid += _id_number_ok(value)
+        assert valid == 1
+
+
 @pytest.mark.parametrize("secret", [b"k", b"bench-match-secret", b"x" * 64, b"long" * 40])
 def test_fast_match_keys_agree_with_the_domain(secret: bytes) -> None:
     keys = MatchKeys(secret)
@@ -694,3 +710,18 @@ def test_big_files_choose_the_parallel_path_and_small_ones_the_serial_one(
     monkeypatch.setattr(imports, "fork_is_safe", lambda: False)
     assert run_import(factory, deps, actor, to_csv(demo_rows(regions, deps, NOW, 120, "Z"))).ok
     assert taken == ["parallel"]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_parallel_import_stays_inside_the_callers_transaction(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree
+) -> None:
+    # The savepoint must nest in the caller's transaction, not stand for it: a caller that
+    # rolls back after a clean import keeps nothing of it.
+    data = to_csv(demo_rows(regions, deps, NOW, 200))
+    with factory() as session, session.begin():
+        report = import_cases(session, deps, city_actor(regions), data, "csv", parallel=True)
+        assert report.imported == 200
+        assert session.scalar(select(func.count()).select_from(Case)) == 200
+        session.rollback()
+    assert counts(factory) == dict.fromkeys(counts(factory), 0)
