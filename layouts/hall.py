@@ -9,6 +9,8 @@ says figures changed (throttled), and the whole snapshot on a re-sync (gap or re
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
+from plotly.utils import PlotlyJSONEncoder
 
 from config.regions import RegionTree
 from console.auth import current_actor, request_lang
@@ -59,6 +62,11 @@ HALL_SEED = "hall-seed-store"
 HALL_CONFIG = "hall-config-store"
 HALL_RESYNC = "hall-resync-store"
 HALL_KPI_TICK = "hall-kpi-tick"
+#: The tiles' figures (server), written into the tiles in place by hall.js.
+HALL_KPI_VALUES = "hall-kpi-values"
+HALL_KPI_DONE = "hall-kpi-done"
+#: Digests of what the display shows now, so a refresh sends only the parts that changed.
+HALL_DIGESTS = "hall-digests"
 HALL_DRILL = "hall-drill-store"
 HALL_ACK_RESULT = "hall-ack-result"
 #: Township shading values for the current map (server), applied in place by the browser.
@@ -101,24 +109,43 @@ def _value(value: Any, kind: str) -> str:
     return f"{int(value):,}"
 
 
-def kpi_tiles(periods: list[overview.PeriodFigures], lang: str) -> list[html.Div]:
-    """One tile per metric, each with today / this month / this year and year-on-year change."""
-    tiles = []
-    for attr, label_key, kind in KPI_METRICS:
-        rows = []
+def kpi_values(periods: list[overview.PeriodFigures]) -> dict[str, list[str]]:
+    """The tiles' figures: value element id -> [value, year-on-year text, its direction].
+
+    Live refreshes send only this and hall.js writes it into the tiles in place (re-rendering
+    ~90 components through Dash held a wall's main thread for 100-400 ms every few seconds).
+    """
+    values = {}
+    for attr, _label_key, kind in KPI_METRICS:
         for pf in periods:
             text, direction = figures.format_change(pf.yoy(attr))
+            values[f"hall-kpi-{attr}-{pf.period}"] = [
+                _value(getattr(pf.current, attr), kind),
+                text,
+                direction,
+            ]
+    return values
+
+
+def kpi_tiles(periods: list[overview.PeriodFigures], lang: str) -> list[html.Div]:
+    """One tile per metric, each with today / this month / this year and year-on-year change."""
+    values = kpi_values(periods)
+    tiles = []
+    for attr, label_key, _kind in KPI_METRICS:
+        rows = []
+        for pf in periods:
+            value_id = f"hall-kpi-{attr}-{pf.period}"
+            value, text, direction = values[value_id]
             rows.append(
                 html.Div(
                     [
                         html.Span(t(f"hall.period.{pf.period}", lang), className="kpi-period"),
+                        html.Span(value, className="kpi-value", id=value_id),
                         html.Span(
-                            _value(getattr(pf.current, attr), kind),
-                            className="kpi-value",
-                            id=f"hall-kpi-{attr}-{pf.period}",
-                        ),
-                        html.Span(
-                            text, className=f"kpi-yoy kpi-{direction}", title=t("hall.yoy", lang)
+                            text,
+                            className=f"kpi-yoy kpi-{direction}",
+                            title=t("hall.yoy", lang),
+                            id=f"{value_id}-yoy",
                         ),
                     ],
                     className=f"kpi-row kpi-row-{pf.period}",
@@ -323,6 +350,7 @@ def read_figures(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
         duty = overview.on_duty(db, actor.scope, runtime.regions)
     return {
         "tiles": kpi_tiles(periods, lang),
+        "kpi": kpi_values(periods),
         "supervision": supervision_board(sup, runtime.regions, lang),
         "league": league_table(table, runtime.regions, lang),
         "counts": counts,
@@ -383,11 +411,12 @@ def layout(**_query: Any) -> Any:
     seed = snapshot(runtime, actor, None)
     geojson, center, zoom = map_view(runtime.regions, actor.scope, None)
     names = {f["id"]: runtime.regions.name(f["id"], lang) for f in geojson["features"]}
+    shading = township_shading(figs["counts"], [str(f["id"]) for f in geojson["features"]])
     fig = figures.map_figure(
         geojson,
         figs["counts"],
         names,
-        figures.open_points(seed["cases"], overview.MAP_POINTS_LIMIT),
+        [],  # case points: drawn by hall.js on a canvas over the map (no WebGL redraws)
         center,
         zoom,
         t("hall.map.open", lang),
@@ -451,6 +480,9 @@ def layout(**_query: Any) -> Any:
             dcc.Store(id=HALL_CONFIG, data=config_for(runtime, lang)),
             dcc.Store(id=HALL_RESYNC),
             dcc.Store(id=HALL_KPI_TICK),
+            dcc.Store(id=HALL_KPI_VALUES),
+            dcc.Store(id=HALL_KPI_DONE),
+            dcc.Store(id=HALL_DIGESTS, data=digests(live_parts(figs, shading))),
             dcc.Store(id=HALL_DRILL),
             dcc.Store(id=HALL_ACK_RESULT),
             dcc.Store(id=HALL_COUNTS),
@@ -522,17 +554,21 @@ def register(app: Dash, runtime: Runtime) -> None:
     """Server and clientside callbacks of the hall, on this Dash app."""
 
     @app.callback(
-        Output(HALL_KPI, "children"),
+        Output(HALL_KPI_VALUES, "data"),
         Output(HALL_SUPERVISION, "children"),
         Output(HALL_LEAGUE, "children"),
         Output(HALL_DUTY, "children"),
         Output(HALL_COUNTS, "data"),
+        Output(HALL_DIGESTS, "data"),
         Input(HALL_KPI_TICK, "data"),
         Input(HALL_INTERVAL, "n_intervals"),
         State(HALL_DRILL, "data"),
+        State(HALL_DIGESTS, "data"),
         prevent_initial_call=True,
     )
-    def refresh_figures(_tick: Any, _n: Any, drill: str | None) -> tuple[Any, ...]:
+    def refresh_figures(
+        _tick: Any, _n: Any, drill: str | None, shown: dict[str, str] | None
+    ) -> tuple[Any, ...]:
         actor = current_actor(optional=True)
         if actor is None:
             raise PreventUpdate
@@ -542,7 +578,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         region = drill_scope(rt, actor, drill)
         geo_codes = _map_codes(rt, actor, region.code if region else None)
         shading = township_shading(figs["counts"], geo_codes)
-        return figs["tiles"], figs["supervision"], figs["league"], figs["duty"], shading
+        return changed_only(live_parts(figs, shading), shown or {})
 
     @app.callback(
         Output(HALL_SEED, "data"),
@@ -573,7 +609,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             geojson,
             counts,
             names,
-            figures.open_points(seed["cases"], overview.MAP_POINTS_LIMIT),
+            [],  # case points: drawn by hall.js on a canvas over the map (no WebGL redraws)
             center,
             zoom,
             t("hall.map.open", lang),
@@ -661,6 +697,12 @@ def register(app: Dash, runtime: Runtime) -> None:
         prevent_initial_call=True,
     )
     app.clientside_callback(
+        "function(values) { return window.ccHall.kpis(values); }",
+        Output(HALL_KPI_DONE, "data"),
+        Input(HALL_KPI_VALUES, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         "function(counts) { return window.ccHall.shade(counts); }",
         Output(HALL_SHADE_DONE, "data"),
         Input(HALL_COUNTS, "data"),
@@ -678,6 +720,35 @@ def add_cameras(fig: Any, scope: Scope, lang: str) -> None:
 
     kinds = [CameraKind.KEY_SITE, CameraKind.PUBLIC_SECURITY, CameraKind.TOWNSHIP_STATION]
     fig.add_trace(camera_markers(ext.registry.visible(scope, kinds=kinds), lang))
+
+
+#: The parts a figures refresh may update, in the order of ``refresh_figures``' outputs.
+LIVE_PARTS = ("kpi", "supervision", "league", "duty", "shading")
+
+
+def live_parts(figs: dict[str, Any], shading: dict[str, Any]) -> dict[str, Any]:
+    """What a figures refresh shows: the tiles' figures, the boards and the map's shading."""
+    return {**{k: figs[k] for k in LIVE_PARTS if k != "shading"}, "shading": shading}
+
+
+def digests(parts: dict[str, Any]) -> dict[str, str]:
+    """A short digest of each part as the browser would receive it."""
+    return {
+        name: hashlib.sha1(
+            json.dumps(value, cls=PlotlyJSONEncoder, sort_keys=True).encode(),
+            usedforsecurity=False,
+        ).hexdigest()[:16]
+        for name, value in parts.items()
+    }
+
+
+def changed_only(parts: dict[str, Any], shown: dict[str, str]) -> tuple[Any, ...]:
+    """``refresh_figures``' outputs: each part that differs from what is shown, ``no_update``
+    for the rest, then the new digests. Most refreshes change a figure or two; re-sending an
+    unchanged board makes Dash rebuild it on every wall for nothing."""
+    now = digests(parts)
+    out = [parts[k] if now[k] != shown.get(k) else no_update for k in LIVE_PARTS]
+    return (*out, now if now != shown else no_update)
 
 
 def township_shading(counts: dict[str, int], codes: list[str]) -> dict[str, Any]:

@@ -147,14 +147,28 @@
     }, 300);
   });
 
-  // Map updates, decoupled from the stream. A map redraw is the dearest thing on the page
-  // (WebGL; software-rendered on most walls' PCs: 100-300 ms of main thread), so it never runs
-  // in the task that draws the rows: a batch only marks the map dirty (points/people are built
-  // from the view when the redraw runs, the newest state wins) and the redraw happens later, in
-  // an idle moment, at most once per mapInterval. mapInterval adapts to the measured redraw
-  // cost while batches keep coming (about 5% of the main thread), so a slow map never delays a
-  // busy stream; a quiet hall (under 3 batches in the last second) gets its map within 0.5 s.
-  var MAP_MIN_INTERVAL_MS = 500, MAP_MAX_INTERVAL_MS = 5000, MAP_SHARE = 20;
+  // Map updates, decoupled from the stream. A WebGL map redraw is the dearest thing on the page:
+  // without a GPU (software GL: headless, many wall PCs) every map frame blocks the main thread
+  // for 100-250 ms, and one update takes several frames. So the live case points are not drawn
+  // by the map at all (a 2D canvas over it, see "Case points" below); only the township
+  // shading and the field staff go through WebGL. Those updates never run in the task that
+  // draws the rows: a batch only marks them dirty, and the redraw happens later, in an idle
+  // moment, at most once per mapInterval. mapInterval follows the measured cost of the last
+  // redraw (every long task in the 2 s after it), keeping the map at about 1/MAP_SHARE of the
+  // main thread while batches keep coming, so a slow map never delays a busy stream; a quiet
+  // hall (under 3 batches in the last second) gets its map within 0.5 s.
+  var MAP_MIN_INTERVAL_MS = 500, MAP_MAX_INTERVAL_MS = 30000, MAP_SHARE = 20, MAP_SETTLE_MS = 2000;
+  var longTasks = [];
+  if (window.PerformanceObserver) {
+    try {
+      new window.PerformanceObserver(function (list) {
+        list.getEntries().forEach(function (e) { longTasks.push([e.startTime, e.duration]); });
+        if (longTasks.length > 200) { longTasks.splice(0, longTasks.length - 200); }
+      }).observe({type: "longtask"});
+    } catch (err) { longTasks = null; }  // no long-task timing: measure two frames instead
+  } else {
+    longTasks = null;
+  }
   var recentBatches = [];
   var pendingStyles = {}, dirty = {}, styleTimer = null, fitted = null, lastApply = 0;
   var mapInterval = MAP_MIN_INTERVAL_MS;
@@ -184,7 +198,6 @@
   function applyStyles() {
     styleTimer = null;
     var hall = window.ccHall;
-    if (dirty.points && hall.view && hall.cfg) { later_("points", hall.pointsUpdate(hall.view, hall.cfg), 1); }
     if (dirty.people && hall.view && hall.cfg) { later_("people", hall.peopleUpdate(hall.view), 2); }
     dirty = {};
     var gd = document.querySelector("#hall-map .js-plotly-plot");
@@ -207,17 +220,22 @@
       if (zoom !== null) { done.push(window.Plotly.relayout(gd, {"map.zoom": zoom})); }
     }
     Promise.all(done).then(function () {
-      // The WebGL draw happens in the map's next animation frame: measure up to the frame
-      // after it, and keep the map at about 1/MAP_SHARE of the main thread.
-      var measure = function () {
-        var took = performance.now() - started;
+      var settle = function (took) {
         mapInterval = Math.min(MAP_MAX_INTERVAL_MS, Math.max(MAP_MIN_INTERVAL_MS, MAP_SHARE * took));
         hall.mapCost = took;
       };
-      if (window.requestAnimationFrame) {
-        window.requestAnimationFrame(function () { window.requestAnimationFrame(measure); });
+      if (longTasks) {
+        // The frames a redraw costs come after the restyle, each its own task: add up every
+        // long task that started in the settling time (the stream's own are short).
+        setTimeout(function () {
+          var took = 0;
+          longTasks.forEach(function (t) { if (t[0] >= started - 1 && t[0] < started + MAP_SETTLE_MS) { took += t[1]; } });
+          settle(Math.max(took, 1));
+        }, MAP_SETTLE_MS);
+      } else if (window.requestAnimationFrame) {
+        window.requestAnimationFrame(function () { window.requestAnimationFrame(function () { settle(performance.now() - started); }); });
       } else {
-        measure();
+        settle(performance.now() - started);
       }
     });
   }
@@ -257,6 +275,111 @@
     var d = new Date(iso);
     var local = new Date(d.getTime() + (d.getTimezoneOffset() + 480) * 60000);
     return pad(local.getHours()) + ":" + pad(local.getMinutes()) + ":" + pad(local.getSeconds());
+  }
+
+  // Case points. Up to cfg.limits.points open cases, drawn on a canvas laid over the map's
+  // own: a batch redraws them in about a millisecond, where a WebGL restyle costs the map
+  // several software-rendered frames. The canvas follows the map (move, zoom, resize) through
+  // maplibre's events and lets the mouse through to it; a click on a point opens the case card
+  // (and does not reach the map, so it does not drill down), hovering shows its code and title.
+  var overlay = {map: null, canvas: null, tip: null, points: [], frame: null};
+  function liveMap() {
+    var gd = document.querySelector("#hall-map .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    return sub && sub.map ? sub.map : null;
+  }
+  function attachOverlay() {
+    var map = liveMap();
+    if (!map) { return null; }
+    if (overlay.map === map && overlay.canvas && overlay.canvas.isConnected) { return map; }
+    var host = map.getContainer();
+    overlay.map = map;
+    overlay.canvas = el("canvas", "hall-points");
+    overlay.canvas.id = "hall-points";
+    overlay.tip = el("div", "hall-point-tip");
+    overlay.tip.hidden = true;
+    host.appendChild(overlay.canvas);
+    host.appendChild(overlay.tip);
+    map.on("move", requestPoints);
+    map.on("resize", requestPoints);
+    // Capture: before maplibre (on an inner element) turns the click into a township click.
+    host.addEventListener("click", onPointClick, true);
+    host.addEventListener("mousemove", onPointHover, {passive: true});
+    host.addEventListener("mouseleave", function () { overlay.tip.hidden = true; });
+    return map;
+  }
+  function setPoints(view, cfg) {
+    var open = view.cases.filter(function (c) {
+      return c.status !== "closed" && c.lat !== null && c.lat !== undefined && c.lon !== null && c.lon !== undefined;
+    });
+    overlay.points = open.slice(0, cfg.limits.points).map(function (c) {
+      return {id: c.id, lat: c.lat, lon: c.lon, r: (cfg.severity_sizes[c.severity] || 8) / 2,
+              color: cfg.severity_colors[c.severity] || "#888", text: c.code + " " + c.title};
+    });
+    requestPoints();
+  }
+  function requestPoints() {
+    if (overlay.frame !== null) { return; }
+    overlay.frame = window.requestAnimationFrame ? window.requestAnimationFrame(drawPoints) : setTimeout(drawPoints, 16);
+  }
+  function drawPoints() {
+    overlay.frame = null;
+    var map = attachOverlay();
+    if (!map) { if (overlay.points.length) { setTimeout(requestPoints, 200); } return; }  // map not drawn yet
+    var host = map.getContainer(), canvas = overlay.canvas;
+    var w = host.clientWidth, hgt = host.clientHeight, ratio = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(hgt * ratio)) {
+      canvas.width = Math.round(w * ratio); canvas.height = Math.round(hgt * ratio);
+      canvas.style.width = w + "px"; canvas.style.height = hgt + "px";
+    }
+    var g = canvas.getContext("2d");
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, hgt);
+    g.lineWidth = 1;
+    g.strokeStyle = "rgba(0, 0, 0, 0.55)";
+    // Oldest first, so the newest cases are drawn on top.
+    for (var i = overlay.points.length - 1; i >= 0; i--) {
+      var p = overlay.points[i], xy = map.project([p.lon, p.lat]);
+      p.x = xy.x; p.y = xy.y;
+      if (xy.x < -p.r || xy.y < -p.r || xy.x > w + p.r || xy.y > hgt + p.r) { continue; }
+      g.globalAlpha = 0.95;
+      g.fillStyle = p.color;
+      g.beginPath();
+      g.arc(xy.x, xy.y, p.r, 0, 2 * Math.PI);
+      g.fill();
+      g.stroke();
+    }
+    g.globalAlpha = 1;
+    canvas.setAttribute("data-points", String(overlay.points.length));
+  }
+  // The point under client position (x, y): the newest within its radius plus a little slack.
+  function pointAt(x, y) {
+    var map = overlay.map;
+    if (!map || !overlay.canvas) { return null; }
+    var rect = map.getContainer().getBoundingClientRect(), px = x - rect.left, py = y - rect.top;
+    for (var i = 0; i < overlay.points.length; i++) {
+      var p = overlay.points[i];
+      if (p.x === undefined) { continue; }
+      var reach = p.r + 4;
+      if ((p.x - px) * (p.x - px) + (p.y - py) * (p.y - py) <= reach * reach) { return p; }
+    }
+    return null;
+  }
+  function onPointClick(event) {
+    var p = pointAt(event.clientX, event.clientY);
+    if (!p) { return; }
+    event.stopPropagation();
+    event.preventDefault();
+    setProps(CASE_PICK, {data: {id: String(p.id), at: Date.now()}});
+  }
+  function onPointHover(event) {
+    var p = pointAt(event.clientX, event.clientY), tip = overlay.tip;
+    if (!tip) { return; }
+    if (!p) { tip.hidden = true; return; }
+    tip.textContent = p.text;
+    tip.style.left = (p.x + p.r + 6) + "px";
+    tip.style.top = (p.y - 10) + "px";
+    tip.hidden = false;
   }
 
   function el(tag, className, text) {
@@ -405,24 +528,23 @@
         ]);
       }));
     },
-    // Points and township shading are restyled in place (trace 1 and trace 0), after the
-    // stream has been drawn: a full figure update would redraw the whole map in one go.
+    // The case points: a 2D canvas over the map (see "Case points"), redrawn in the next frame.
     points: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
-      markDirty("points");
+      setPoints(view, cfg);
       return window.dash_clientside.no_update;
     },
-    pointsUpdate: function (view, cfg) {
-      var lat = [], lon = [], color = [], size = [], ids = [], text = [];
-      var open = view.cases.filter(function (c) { return c.status !== "closed" && c.lat !== null && c.lon !== null; });
-      open.slice(0, cfg.limits.points).forEach(function (c) {
-        lat.push(c.lat); lon.push(c.lon);
-        color.push(cfg.severity_colors[c.severity] || "#888");
-        size.push(cfg.severity_sizes[c.severity] || 8);
-        ids.push(c.id); text.push(c.code + " " + c.title);
-      });
-      return {lat: [lat], lon: [lon], customdata: [ids], text: [text],
-        "marker.color": [color], "marker.size": [size]};
+    // The case ids drawn on the map now, newest first (tests and tools read the map through it).
+    mapPointIds: function () {
+      return overlay.points.map(function (p) { return p.id; });
+    },
+    // Where case ``id`` is drawn, in client (viewport) pixels, or null when it is not.
+    mapPointAt: function (id) {
+      var map = attachOverlay();
+      var p = overlay.points.filter(function (q) { return q.id === id; })[0];
+      if (!map || !p) { return null; }
+      var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
+      return {x: rect.left + xy.x, y: rect.top + xy.y};
     },
     // Online field staff: trace 2 of the map, and the count in the supervision header.
     people: function (view, cfg) {
@@ -443,6 +565,21 @@
         text.push(p.name + "<br>" + label + " " + hms(p.last_seen));
       });
       return {lat: [lat], lon: [lon], customdata: [ids], text: [text]};
+    },
+    // The tiles' figures from a refresh, written in place: id -> [value, year-on-year, direction].
+    // Dash rendered the tiles once and never re-renders them, so this text stays.
+    kpis: function (values) {
+      if (!values) { return window.dash_clientside.no_update; }
+      Object.keys(values).forEach(function (id) {
+        var v = values[id], node = document.getElementById(id), yoy = document.getElementById(id + "-yoy");
+        if (node && node.textContent !== v[0]) { node.textContent = v[0]; }
+        if (yoy) {
+          if (yoy.textContent !== v[1]) { yoy.textContent = v[1]; }
+          var cls = "kpi-yoy kpi-" + v[2];
+          if (yoy.className !== cls) { yoy.className = cls; }
+        }
+      });
+      return window.dash_clientside.no_update;
     },
     shade: function (counts) {
       if (!counts) { return window.dash_clientside.no_update; }

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -141,8 +142,9 @@ def stream_text(driver: webdriver.Chrome) -> str:
 
 
 def map_case_ids(driver: webdriver.Chrome) -> list[int]:
+    """The case points drawn over the map now (hall.js draws them on a canvas)."""
     ids = driver.execute_script(
-        "var g=document.querySelector('#hall-map .js-plotly-plot'); return g && g.data && g.data[1] ? Array.from(g.data[1].customdata || []) : [];"
+        "return window.ccHall && window.ccHall.mapPointIds ? window.ccHall.mapPointIds() : [];"
     )
     return [int(i) for i in ids]
 
@@ -161,6 +163,7 @@ def test_case_created_through_the_api_appears_without_reload(
     make_users(app)
     sign_in(chrome, live_server, "duty")
     chrome.execute_script("window.__marker = 'no-reload';")
+    received_today = chrome.find_element(By.ID, "hall-kpi-received-today").text
     token = token_for(live_server, "duty")
     town = township_codes(rt)[3]
     stream_times, map_times, api_times = [], [], []
@@ -181,6 +184,13 @@ def test_case_created_through_the_api_appears_without_reload(
     # software-rendered WebGL in headless Chromium is slow under load.
     assert sorted(stream_times)[1] < 1.0, f"stream: {stream_times}"
     assert sorted(map_times)[1] < 1.0, f"map: {map_times}"
+    # The tiles follow (refreshes are throttled to one every few seconds), written in place.
+    WebDriverWait(chrome, 15, ignored_exceptions=STALE).until(
+        lambda d: (
+            int(d.find_element(By.ID, "hall-kpi-received-today").text.replace(",", ""))
+            == int(received_today.replace(",", "")) + 3
+        )
+    )
 
     # A click on the stream item opens the case card with its actions.
     chrome.find_element(By.CSS_SELECTOR, f"#hall-stream [data-case='{case['code']}']").click()
@@ -334,10 +344,21 @@ def test_township_click_drills_down_and_point_click_opens_the_case(
         lambda d: "别处的案件" not in stream_text(d) and "下钻测试案件" in stream_text(d)
     )
     assert chrome.find_element(By.ID, "hall-drill-reset").is_displayed()
-    chrome.execute_script(click, {"curveNumber": 1, "pointNumber": 0, "customdata": case["id"]})
+    # A real mouse click on the case's point opens its card and does not drill any further.
+    WebDriverWait(chrome, 10).until(lambda d: case["id"] in map_case_ids(d))
+    at = chrome.execute_script("return window.ccHall.mapPointAt(arguments[0]);", case["id"])
+    assert at is not None, "the case is not drawn on the map"
+    body = chrome.find_element(By.TAG_NAME, "body")
+    origin = body.rect  # move_to_element_with_offset counts from the element's centre
+    ActionChains(chrome).move_to_element_with_offset(
+        body,
+        round(at["x"] - origin["x"] - origin["width"] / 2),
+        round(at["y"] - origin["y"] - origin["height"] / 2),
+    ).click().perform()
     WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
         lambda d: case["code"] in d.find_element(By.ID, "hall-modal-title").text
     )
+    assert map_townships(chrome) == [town]
 
 
 def test_a_gap_in_batch_numbers_resyncs_from_the_services(

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from dash import no_update
 from flask import Flask, session
 
 from dispatch.db.models import Case, User
@@ -82,8 +83,11 @@ def test_hall_layout_and_refresh_are_scoped(app: Flask, people: None) -> None:
     with signed_in(app, "towny"):
         page = hall.layout()
         refresh = callback(app, "refresh_figures")
-        out = refresh(None, None, None)
-    tiles, shading = out[0], out[4]
+        out = refresh(None, None, None, None)
+        # Shown what it just got, the next refresh sends nothing: the boards are not rebuilt.
+        again = refresh(None, None, None, out[-1])
+    kpi, shading = out[0], out[4]
+    assert all(part is no_update for part in again)
     text = str(page.to_plotly_json())
     assert "本镇案件" in text and "别处案件" not in text
     fig = next(
@@ -94,7 +98,8 @@ def test_hall_layout_and_refresh_are_scoped(app: Flask, people: None) -> None:
     graph = fig.children[1]
     assert list(graph.figure["data"][0]["locations"]) == [TOWN_A]
     assert shading == {"z": [1], "zmax": 1}
-    assert len(tiles) == len(hall.KPI_METRICS)
+    assert len(kpi) == len(hall.KPI_METRICS) * 3  # today, this month, this year
+    assert kpi["hall-kpi-received-today"][0] == "1"  # this township's case only
 
 
 def test_case_card_actions_follow_the_role(app: Flask, people: None) -> None:
