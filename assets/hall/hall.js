@@ -116,6 +116,7 @@
       connectedOnce = true;
     });
     socket.on("batch", onBatch);
+    window.ccHall.socket = socket;  // for operators' consoles and tests; nothing else uses it
     socket.on("disconnect", function () { setConn("off"); });
     socket.on("connect_error", function (err) {
       setConn("off");
@@ -127,6 +128,7 @@
   function disconnect() {
     if (!socket) { return; }
     socket.disconnect(); socket = null; lastSeq = null; connectedOnce = false;
+    window.ccHall.socket = null;
   }
 
   // The server computes the zoom for a 900x700 map panel; walls of other sizes scale it.

@@ -391,3 +391,32 @@ def test_a_gap_in_batch_numbers_resyncs_from_the_services(
         lambda d: "途中丢失的案件" in stream_text(d)
     )
     assert "之后的案件" in stream_text(chrome)
+
+
+def test_a_display_that_reconnects_catches_up(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    """A wall whose connection drops shows it (the dot goes off), and when the socket comes
+    back it re-reads the snapshot: a case created while it was away appears, no reload."""
+    rt = runtime_of(app)
+    make_users(app)
+    sign_in(chrome, live_server, "duty")
+    chrome.execute_script("window.__marker = 'no-reload';")
+    conn_state = "return document.getElementById('hall-conn').getAttribute('data-state');"
+    # Drop the transport the way a network outage does, and hold reconnection off meanwhile.
+    chrome.execute_script(
+        "var m = window.ccHall.socket.io; m.reconnection(false); m.engine.close();"
+    )
+    WebDriverWait(chrome, 5).until(lambda d: d.execute_script(conn_state) == "off")
+    token = token_for(live_server, "duty")
+    new_case(live_server, token, rt, township_codes(rt)[4], "断线期间的案件")
+    time.sleep(0.5)
+    assert "断线期间的案件" not in stream_text(chrome)
+    chrome.execute_script(
+        "var m = window.ccHall.socket.io; m.reconnection(true); window.ccHall.socket.connect();"
+    )
+    WebDriverWait(chrome, 10).until(lambda d: d.execute_script(conn_state) == "live")
+    WebDriverWait(chrome, 10, ignored_exceptions=STALE).until(
+        lambda d: "断线期间的案件" in stream_text(d)
+    )
+    assert chrome.execute_script("return window.__marker") == "no-reload"
