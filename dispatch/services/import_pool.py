@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -45,15 +46,33 @@ def fork_is_safe() -> bool:
         return threading.active_count() == 1
 
 
+#: Messages the child may have ready beyond the one the parent is reading: the producer
+#: keeps working while a big message waits in the pipe, which smooths out chunks that take
+#: longer on one side than on the other.
+_AHEAD = 2
+_STOP = object()
+
+
 def _child(target: Producer, conn: Connection, args: tuple[Any, ...]) -> None:
+    outbox: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
+
+    def pump() -> None:
+        # os.write releases the GIL: a message waiting for the parent to read it does not
+        # hold up the producer.
+        while (item := outbox.get()) is not _STOP:
+            conn.send(item)
+
+    sender = threading.Thread(target=pump, name="import-send", daemon=True)
+    sender.start()
     try:
-        target(conn.send, *args)
+        target(outbox.put, *args)
     except BaseException:
-        conn.send((_FAILED, traceback.format_exc()))
+        outbox.put((_FAILED, traceback.format_exc()))
     else:
-        conn.send((_DONE, None))
-    finally:
-        conn.close()
+        outbox.put((_DONE, None))
+    outbox.put(_STOP)
+    sender.join()
+    conn.close()
 
 
 class ForkedProducer:
