@@ -7,6 +7,7 @@ executemany (SQLite) / COPY (PostgreSQL) of the same case rows, measured in the 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ class Result:
     parallel: bool
     import_s: float
     commit_s: float
+    #: CPU seconds of this process and of the validating child (not the database server's).
+    cpu_s: float
+    child_cpu_s: float
     raw_rows_per_s: float
 
     @property
@@ -70,9 +74,12 @@ def make_file(n: int) -> str:
     return to_csv(rows)
 
 
-def timed_import(engine: Engine, data: str, parallel: bool | None) -> tuple[float, float, bool]:
+def timed_import(
+    engine: Engine, data: str, parallel: bool | None
+) -> tuple[float, float, bool, float, float]:
     """Run the import once: seconds inside ``import_cases`` (validation and writing, which
-    overlap on the parallel path), seconds of the commit, and whether it ran in parallel."""
+    overlap on the parallel path), seconds of the commit, whether it ran in parallel, and the
+    CPU seconds of this process and of the validating child."""
     regions, reference = config()
     deps = make_deps(regions, reference, NOW)
     factory = make_session_factory(engine)
@@ -85,6 +92,8 @@ def timed_import(engine: Engine, data: str, parallel: bool | None) -> tuple[floa
 
     imports._import_parallel = spy  # type: ignore[assignment]
     try:
+        children_before = _children_cpu()
+        cpu_before = time.process_time()
         start = time.perf_counter()
         with factory.begin() as session:
             report = import_cases(
@@ -92,11 +101,18 @@ def timed_import(engine: Engine, data: str, parallel: bool | None) -> tuple[floa
             )
             before_commit = time.perf_counter()
         end = time.perf_counter()
+        cpu = time.process_time() - cpu_before
+        child_cpu = _children_cpu() - children_before
     finally:
         imports._import_parallel = original
     if not report.ok or not report.imported:
         raise SystemExit(f"import failed: {report.to_dict()['errors'][:3]}")
-    return before_commit - start, end - before_commit, seen["parallel"]
+    return before_commit - start, end - before_commit, seen["parallel"], cpu, child_cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def records_of(data: str) -> list[CaseRecord]:
@@ -150,7 +166,9 @@ def run(backend: str, n: int, data: str, parallel: bool | None) -> Result:
     with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
         engine = make_engine(url)
         try:
-            import_s, commit_s, ran_parallel = timed_import(engine, data, parallel)
+            import_s, commit_s, ran_parallel, cpu_s, child_cpu_s = timed_import(
+                engine, data, parallel
+            )
         finally:
             engine.dispose()
     with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
@@ -159,7 +177,7 @@ def run(backend: str, n: int, data: str, parallel: bool | None) -> Result:
             raw_rate = raw_baseline(engine, backend, records_of(data))
         finally:
             engine.dispose()
-    return Result(backend, n, ran_parallel, import_s, commit_s, raw_rate)
+    return Result(backend, n, ran_parallel, import_s, commit_s, cpu_s, child_cpu_s, raw_rate)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
                 "parallel",
                 "import s",
                 "commit s",
+                "cpu s (main/child)",
                 "import cases/s",
                 "raw case rows/s",
                 "ratio",
@@ -199,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                     "yes" if r.parallel else "no",
                     f"{r.import_s:.2f}",
                     f"{r.commit_s:.2f}",
+                    f"{r.cpu_s:.2f} / {r.child_cpu_s:.2f}",
                     f"{r.rate:,.0f}",
                     f"{r.raw_rows_per_s:,.0f}",
                     f"{r.rate / r.raw_rows_per_s:.2f}",

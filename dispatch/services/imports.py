@@ -1,10 +1,16 @@
 """Case import (DESIGN.md "Case import"): validate a whole CSV/JSON Lines file, then write it fast.
 
-The whole file is checked in Python first; nothing touches the database until every row is
-valid, so a file with one bad row imports nothing and the report lists every bad row with its
-line number and field problems. Valid files are written with the DBAPI fast paths (sqlite3
-``executemany``, psycopg ``COPY``) inside the caller's transaction: going through the ORM would
-cost ten times more per case. ``write_cases`` is shared with the demo seeder.
+Every row is checked in Python; a file with one bad row imports nothing and the report lists
+every bad row with its line number and field problems. Valid rows are written with the DBAPI
+fast paths (sqlite3 ``executemany``, psycopg ``COPY``) inside the caller's transaction: going
+through the ORM would cost ten times more per case. ``write_cases`` is shared with the demo
+seeder.
+
+Big files (``PARALLEL_MIN_ROWS`` lines or more, in a process that may fork safely) use both
+cores: a forked child validates and formats the file chunk by chunk while this process writes
+the chunks already checked, inside a savepoint of the caller's transaction. A bad row found
+after writing began rolls the savepoint back, so the file is still all or nothing; a file
+whose external ids partly exist already goes back to the serial path, which sorts them out.
 """
 
 from __future__ import annotations
