@@ -200,13 +200,39 @@ def serve_raw(port: int, mode: str = "threading") -> None:
                 callback=acked,
             )
             sent += 1
+        sending_end = time.perf_counter()
         deadline = time.perf_counter() + 10
         while len(acks) < sent and time.perf_counter() < deadline:
             time.sleep(0.01)
         end = max(acks) if acks else time.perf_counter()
-        return {"sent": sent, "acked": len(acks), "elapsed": end - start}
+        return {
+            "sent": sent,
+            "acked": len(acks),
+            "elapsed": end - start,
+            "send_seconds": sending_end - start,
+            "ack_offsets": [round(t - start, 4) for t in acks],
+        }
 
     sio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+#: Seconds at the start of a phase left out of the sustained rate (connections warming up).
+WARMUP = 1.0
+
+
+def sustained(ack_times: list[float], start: float, end: float) -> float:
+    """Acknowledgements per second completed between ``start + WARMUP`` and ``end``.
+
+    ``end`` is when the phase stopped offering work. The overall rate (acked / time until the
+    last ack) also counts the drain after ``end``: for the dispatcher that is the phones'
+    ack batching (0.25 s) plus the hub's flush (50 ms), so even a dispatcher keeping up with
+    a 500/s pace scored ~475/s over 6 s, while the raw baseline's per-message acks drain in a
+    millisecond. Same window and definition for both.
+    """
+    lo, hi = start + WARMUP, end
+    if hi <= lo:
+        return 0.0
+    return round(sum(1 for t in ack_times if lo <= t <= hi) / (hi - lo), 1)
 
 
 def run_raw(
@@ -238,6 +264,9 @@ def run_raw(
     result["cpu"] = meter.read()
     close_all([c.shutdown for c in conns])
     result["rate_per_s"] = round(result["acked"] / result["elapsed"], 1)
+    result["sustained_per_s"] = sustained(
+        result.pop("ack_offsets"), 0.0, float(result["send_seconds"])
+    )
     result["latency"] = percentiles(latencies)
     return result
 
@@ -409,6 +438,23 @@ def acked_count(database_url: str) -> int:
     return int(n or 0)
 
 
+def ack_times(database_url: str, since: float) -> list[float]:
+    """Wall-clock times (epoch seconds) at which deliveries were acknowledged since ``since``."""
+    from datetime import UTC
+
+    from sqlalchemy import create_engine, select
+
+    from dispatch.db.models import Delivery
+    from dispatch.db.session import normalise_url
+
+    engine = create_engine(normalise_url(database_url))
+    threshold = datetime.fromtimestamp(since, UTC)
+    with engine.connect() as conn:
+        rows = conn.scalars(select(Delivery.acked_at).where(Delivery.acked_at >= threshold)).all()
+    engine.dispose()
+    return [at.timestamp() for at in rows if at is not None]
+
+
 def resent_count(database_url: str) -> int:
     """Re-sends so far (``attempts`` counts the first send too): a late ack causes them."""
     from sqlalchemy import create_engine, func, select
@@ -442,6 +488,7 @@ def run_dispatcher(
     lock = threading.Lock()
     meter = CpuMeter({"server": server_pid, "bench": None})
     start = time.perf_counter()
+    wall_start = time.time()
     per_call = TARGETS_PER_CALL
 
     dispatchers = [Dispatcher(base, world["commander"]) for _ in range(producers)]
@@ -471,6 +518,7 @@ def run_dispatcher(
         th.start()
     for th in threads:
         th.join()
+    wall_end = time.time()
     for dispatcher in dispatchers:
         dispatcher.close()
     made = calls * per_call
@@ -498,6 +546,7 @@ def run_dispatcher(
         "received": sum(len(p.messages) for p in phones) - before_received,
         "acked": acked,
         "rate_per_s": round(acked / (acked_end - start), 1),
+        "sustained_per_s": sustained(ack_times(database_url, wall_start), wall_start, wall_end),
         "received_rate_per_s": round(made / (received_end - start), 1),
         "latency": percentiles(latencies),
         "resent": resent_count(database_url),
@@ -617,11 +666,11 @@ def main() -> None:
 
     paced, raw_paced = results["dispatch_paced"], results["raw_paced"]
     top, raw_top = results["dispatch_max"], results["raw_max"]
-    results["ratio_max_rate"] = round(top["rate_per_s"] / raw_top["rate_per_s"], 3)
+    results["ratio_max_rate"] = round(top["sustained_per_s"] / raw_top["sustained_per_s"], 3)
     print(json.dumps(results, indent=1, ensure_ascii=False))
     print()
     print(
-        f"{'phase':<16}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}"
+        f"{'phase':<16}{'sustained/s':>12}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}"
         f"{'srv cpu%':>10}{'bench cpu%':>11}{'srv ms/msg':>11}"
     )
     for name, r in (
@@ -633,7 +682,7 @@ def main() -> None:
         lat, cpu = r["latency"], r["cpu"]
         n = int(r.get("acked", 0)) or 1
         print(
-            f"{name:<16}{r['rate_per_s']:>10}{lat.get('p50_ms', '-'):>10}{lat.get('p99_ms', '-'):>10}{lat.get('n', 0):>8}"
+            f"{name:<16}{r['sustained_per_s']:>12}{r['rate_per_s']:>10}{lat.get('p50_ms', '-'):>10}{lat.get('p99_ms', '-'):>10}{lat.get('n', 0):>8}"
             f"{100 * cpu['server_cpu_s'] / cpu['wall_s']:>10.0f}"
             f"{100 * cpu['bench_cpu_s'] / cpu['wall_s']:>11.0f}"
             f"{1000 * cpu['server_cpu_s'] / n:>11.2f}"

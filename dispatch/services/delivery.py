@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Table, case, func, insert, or_, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from dispatch.db.models import Assignment, Case, Delivery, DeliveryCursor, FieldPresence, User
 from dispatch.domain.assignments import TargetKind
@@ -34,10 +35,16 @@ from dispatch.services import cases as case_service
 logger = logging.getLogger(__name__)
 
 _CURSORS: Table = DeliveryCursor.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+#: The ``users`` column that makes a user a member of a target of each kind (else ``id``).
+_MEMBER_COLUMN = {TargetKind.DEPARTMENT.value: "department_id", TargetKind.TEAM.value: "team_id"}
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 
 _INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
 _NOTED = "cc_delivery_noted"  # assignment -> kind, collected by after_flush
+# Cases of noted assignments, held until the commit: the identity map keeps objects weakly,
+# so a case the caller no longer references would be read again just for its summary.
+_HELD_CASES = "cc_delivery_cases"
 _WRITTEN = "cc_delivery_written"  # Pushed items waiting for the commit
 
 #: First re-send of an unacknowledged delivery after this long; doubles per attempt.
@@ -84,27 +91,29 @@ def _recipients_of(
     """Members of each (kind, id) target, one query for all of them."""
     wanted = set(targets)
     found: dict[tuple[str, int], list[int]] = {t: [] for t in wanted}
-    by_kind: dict[TargetKind, set[int]] = {}
+    by_column: dict[str, set[int]] = {}
     for kind, target_id in wanted:
-        by_kind.setdefault(TargetKind(kind), set()).add(target_id)
-    clauses = []
-    for kind, ids in by_kind.items():
-        column = {
-            TargetKind.DEPARTMENT: User.department_id,
-            TargetKind.TEAM: User.team_id,
-        }.get(kind, User.id)
-        clauses.append(column.in_(ids))
-    rows = session.execute(
-        select(User.id, User.department_id, User.team_id)
-        .where(User.active.is_(True), or_(*clauses))
-        .order_by(User.id)
-    ).all()
+        by_column.setdefault(_MEMBER_COLUMN.get(kind, "id"), set()).add(target_id)
+    users = _USERS
+    # A Core query on the table: the ORM's select path costs more than the query here.
+    rows = (
+        session.connection()
+        .execute(
+            select(users.c.id, users.c.department_id, users.c.team_id)
+            .where(
+                users.c.active.is_(True),
+                or_(*(users.c[column].in_(ids) for column, ids in by_column.items())),
+            )
+            .order_by(users.c.id)
+        )
+        .all()
+    )
     for user_id, department_id, team_id in rows:
         for key, value in (
-            ((TargetKind.DEPARTMENT.value, department_id), department_id),
-            ((TargetKind.TEAM.value, team_id), team_id),
-            ((TargetKind.MEDIATOR.value, user_id), user_id),
-            ((TargetKind.GRID_WORKER.value, user_id), user_id),
+            (("department", department_id), department_id),
+            (("team", team_id), team_id),
+            (("mediator", user_id), user_id),
+            (("grid_worker", user_id), user_id),
         ):
             if value is not None and key in found:
                 found[key].append(user_id)
@@ -210,17 +219,20 @@ def enqueue_many(
     """Deliveries for several assignment changes in a handful of statements, whatever the count."""
     if not items:
         return []
+    if session.autoflush:
+        session.flush()  # the queries below are Core statements, which do not autoflush
     members = (
         {}
         if only is not None
         else _recipients_of(session, [(a.target_kind, a.target_id) for a, _ in items])
     )
     fixed = list(only) if only is not None else None
+    held: dict[int, Case] = session.info.get(_HELD_CASES, {})
     plan: list[tuple[int, int, dict[str, Any]]] = []
     case_summaries: dict[int, dict[str, Any] | None] = {}
     for assignment, kind in items:
         if assignment.case_id not in case_summaries:
-            case_row = session.get(Case, assignment.case_id)
+            case_row = held.get(assignment.case_id) or session.get(Case, assignment.case_id)
             case_summaries[assignment.case_id] = (
                 case_service.summary(case_row) if case_row is not None else None
             )
@@ -293,6 +305,11 @@ def install(
         for obj in session.new:
             if isinstance(obj, Assignment):
                 _note(session, obj, "offered")
+                held = session.info.setdefault(_HELD_CASES, {})
+                if obj.case_id not in held:
+                    found = session.identity_map.get(identity_key(Case, obj.case_id))
+                    if found is not None:
+                        held[obj.case_id] = found
         for obj in session.dirty:
             if isinstance(obj, Assignment):
                 history = sa_inspect(obj).attrs.state.history
@@ -310,6 +327,7 @@ def install(
 
     @event.listens_for(factory, "after_commit")
     def _push(session: Session) -> None:
+        session.info.pop(_HELD_CASES, None)
         written = session.info.pop(_WRITTEN, [])
         if written:
             try:
@@ -321,6 +339,7 @@ def install(
     def _discard(session: Session) -> None:
         session.info.pop(_NOTED, None)
         session.info.pop(_WRITTEN, None)
+        session.info.pop(_HELD_CASES, None)
 
     return True
 
