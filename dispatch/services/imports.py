@@ -1053,8 +1053,10 @@ def _import_parallel(
     assert raw is not None
     actor = ctx.actor
     actor_id = actor.user_id or None
-    # Lines bound the rows: one id per line is reserved (unused ones are simply skipped).
-    bound = content.count("\n") + 1
+    # Line ends bound the rows (the csv module also ends records at a lone CR): one id per
+    # line is reserved, unused ones are simply skipped. Formatting zips ids and records
+    # strictly, so a wrong bound would fail the import instead of dropping rows.
+    bound = content.count("\n") + content.count("\r") + 1
     cur = raw.cursor()
     ids: list[int] | range
     if dialect == "sqlite":
@@ -1397,7 +1399,7 @@ def _sqlite_rows(
         events.append,
         audit.append,
     )
-    for case_id, r in zip(ids, records, strict=False):
+    for case_id, r in zip(ids, records, strict=True):
         amount = r.amount
         received_at = r.received_at
         finish_by = r.finish_by
@@ -1539,7 +1541,7 @@ def _copy_rows(
     parties: list[str] = []
     events: list[str] = []
     audit: list[str] = []
-    for case_id, r in zip(ids, records, strict=False):
+    for case_id, r in zip(ids, records, strict=True):
         cid = str(case_id)
         received_at = r.received_at
         cases.append(

@@ -725,3 +725,17 @@ def test_parallel_import_stays_inside_the_callers_transaction(
         assert session.scalar(select(func.count()).select_from(Case)) == 200
         session.rollback()
     assert counts(factory) == dict.fromkeys(counts(factory), 0)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_parallel_import_reserves_enough_ids_whatever_the_line_ends(
+    factory: sessionmaker[Session], deps: Deps, regions: RegionTree, newline: str
+) -> None:
+    # One id is reserved per line end; CR-only files (which the csv module reads) must not
+    # come up short.
+    data = to_csv(demo_rows(regions, deps, NOW, 150)).replace("\n", newline)
+    with factory.begin() as session:
+        report = import_cases(session, deps, city_actor(regions), data, "csv", parallel=True)
+    assert (report.rows, report.imported, report.errors) == (150, 150, [])
+    assert counts(factory)["cases"] == 150
