@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   var RESYNC = "hall-resync-store", KPI_TICK = "hall-kpi-tick", CASE_PICK = "hall-case-pick";
-  var STREAM_ROWS = 40;
+  var STREAM_ROWS = 40, FRESH_MS = 3000, freshTimer = null;
   var KPI_THROTTLE_MS = 3000;
   var socket = null, lastSeq = null, connectedOnce = false, kpiTimer = null, lastKpi = 0;
   var REF_WIDTH = 900, REF_HEIGHT = 700;
@@ -498,7 +498,7 @@
         list.id = "hall-stream-list";
         root.replaceChildren(list);
       }
-      var rows = {};
+      var rows = {}, now = Date.now(), anyFresh = false;
       for (var r = list.firstElementChild; r; r = r.nextElementSibling) { rows[r.getAttribute("data-case-id")] = r; }
       var cursor = list.firstElementChild;
       cases.forEach(function (c) {
@@ -508,13 +508,24 @@
           row.remove();
           row = null;
         }
-        if (!row) { row = streamRow(c, cfg); row.ccSig = sig; }
-        var cls = "stream-item" + (c.fresh ? " stream-fresh" : "") + (c.status === "closed" ? " stream-closed" : "");
+        if (!row) {
+          row = streamRow(c, cfg);
+          row.ccSig = sig;
+          row.ccBorn = c.fresh ? now : 0;  // arrived live (not from a snapshot): highlighted
+        }
+        // A still highlight for FRESH_MS, not a CSS animation: at tens of rows a second an
+        // animated background would repaint the panel every frame, for nothing anyone can read.
+        var fresh = row.ccBorn > 0 && now - row.ccBorn < FRESH_MS;
+        anyFresh = anyFresh || fresh;
+        var cls = "stream-item" + (fresh ? " stream-fresh" : "") + (c.status === "closed" ? " stream-closed" : "");
         if (row.className !== cls) { row.className = cls; }
         if (row === cursor) { cursor = cursor.nextElementSibling; } else { list.insertBefore(row, cursor); }
       });
       // Everything after the last placed row has dropped out of the newest STREAM_ROWS.
       while (cursor) { var next = cursor.nextElementSibling; cursor.remove(); cursor = next; }
+      // A quiet stream still loses its highlights on time.
+      clearTimeout(freshTimer);
+      if (anyFresh) { freshTimer = setTimeout(function () { window.ccHall.drawStream(window.ccHall.view, window.ccHall.cfg); }, FRESH_MS); }
     },
     alerts: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
