@@ -16,20 +16,28 @@ field clients process for both:
 Latency is one way, from the assignment's ``offered_at`` (taken inside the summoning transaction,
 before its commit) or the raw message's send time to the moment the phone has it. Throughput is
 deliveries acknowledged (written to the database for the dispatcher; ack callbacks run for the
-baseline) per second over the phase. Bounded: four phases of ``--seconds`` plus start-up, well
-under 60 s by default.
+baseline) per second. The headline ("sustained") counts acknowledgements completed from the
+first second to the end of the phase, the same window for both; "acked/s" divides everything
+acknowledged by the time until the last ack, drain included (the phones batch acks for 0.25 s,
+which costs a dispatcher that keeps up ~5% of a 6 s phase). Each phase also reports the CPU
+seconds of its server process and of this process (which holds the clients and producers), CPU
+per acknowledged delivery, and re-sends. Bounded: four phases of ``--seconds`` plus start-up,
+well under 60 s by default.
 
     .venv/bin/python -m bench.dispatch_throughput --clients 50 --rate 500 --seconds 6
 
-Figures on the shared 2-core machine (before → after one-flush summons, see docs/production.md):
-SQLite, 4 producers: paced 325 → 476/s (p99 979 → 105 ms), flat out 327 → 518/s, ratio
-0.34 → 0.66; with ``--producers 2``: 476/s paced, p99 65 ms. PostgreSQL (``--backend
-postgresql``): paced 202 → 285/s (p99 322 → 183 ms), flat out 189 → 337/s, ratio 0.14 → 0.53.
+Figures on the shared 2-core machine, before → after the write gate and the 11-statement summon
+(see docs/production.md; load average 5–9 from other engineers' runs during the "after"
+figures, rates move ±20% with it). SQLite: paced 465 → 491/s sustained (3,000 of 3,000 acked
+at load 5), p99 774 → 130–140 ms; flat out 470 → 462–526/s, p99 1,356 → 126–186 ms; raw flat
+out 1,090–1,198/s, ratio 0.42–0.44; web-process CPU per delivery 2.0–2.8 → 1.4–1.6 ms.
+PostgreSQL (``--backend postgresql``): 285–337/s before; after, at load 6–7, 251/s paced
+(p99 409 ms) and 303/s flat out (p99 192 ms), 2.6 ms per delivery: one GIL-bound process
+cannot reach 500/s there. No re-sends in any run.
 
-Each producer posts with ``urllib`` (a new connection per call, no keep-alive); the server is
-Werkzeug threaded, one thread per request. The raw flat-out phase stops after about 150 acks
-in threading mode (``sent`` ≈ 350, ``acked`` 150 in the JSON), so its rate comes from a fraction
-of a second and the ratio swings with it: compare with the paced phase too.
+Each producer keeps its HTTP connection when the server allows it (Werkzeug 3.1 closes after
+every response, so in practice one connection per call); the server is Werkzeug threaded, one
+thread per connection.
 """
 
 from __future__ import annotations
