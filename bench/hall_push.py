@@ -5,7 +5,7 @@ One run, one server (the app factory on a temporary SQLite database, threading m
 1. **Baseline**: a bench-only namespace on the same Flask-SocketIO server emits timestamped
    messages at the paced rate to ``--clients`` python-socketio clients (emit → receive).
 2. **Hall**: case events are published on the bus at the same rate (the path every service
-   publish takes after its commit: bus → /hall hub → 100 ms batches → displays). ``--browsers``
+   publish takes after its commit: bus → /hall hub → 50 ms batches → displays). ``--browsers``
    headless Chromium displays record, with a MutationObserver on the latest-cases stream, the
    moment each event's row is drawn (event → visible); the rest of the ``--displays`` are
    python-socketio clients on /hall with a signed-in session (fan-out load, receive times).
@@ -16,22 +16,25 @@ Bounded: about ``--seconds`` × 2 + start-up (default well under 60 s).
     .venv/bin/python -m bench.hall_push --displays 20 --browsers 2 --rate 100 --seconds 10
 
 Figures (2 shared cores, headless Chromium with software WebGL; 20 displays, 100 events/s,
-10 s; ms; "visible" = event published → row drawn, "received" = → batch in the page):
+10 s; ms; "visible" = event published → row drawn, "received" = → batch in the page; other
+agents' benchmarks ran at the same time, load average 3–5):
 
-    hall.js                       browsers  visible p50/p95  received p50/p95  lost  sockets p95
-    before (map in the row task)      1       151 / 327        118 / 293         0      —
-    before                            2       241 / 531        205 / 481         0     120
-    after (rows per frame, map idle)  1        96 / 168         66 / 135         0     111
-    after                             2       125 / 328         85 / 272       3 rows  117
+    hall.js                                   browsers  visible p50/p95  received p50/p95  lost
+    rows via Dash each frame, 100 ms flush       1        96 / 168          66 / 135         0
+    same                                         2       125 / 328          85 / 272       3 rows
+    keyed DOM rows, canvas points, tiles in
+      place, still highlight, 50 ms flush        1        39 /  73          32 /  63         0
+    same                                         2        47 /  96          37 /  85         0
 
-"After" = stream drawn once per animation frame (batches that arrive before it share one
-render), map redraw moved out of that task (dirty flag, idle callback, ≥ 0.5 s apart, up to
-5 s when a busy stream meets a slow map). The 3 "lost" rows with 2 browsers were merged into
-the view but scrolled out of the 40 visible rows during a stall before a frame drew them.
-A 50 ms hub flush was tried and made things worse here (1 browser: visible p50/p95 217/497,
-socket displays p95 263): twice the batches cost more CPU on 2 cores than the 25 ms it saves.
-The target (p95 ≤ 150 ms) is not met yet: the remaining cost is Dash re-rendering the 40 rows
-(~240 components) per frame and the server's 100 ms flush (≈ 50 ms mean wait).
+What it took (browser long tasks, recorded by this bench, showed each): the rows drawn as
+keyed DOM updates instead of a Dash re-render (and without pattern-matching ids, which made
+Dash call the server whenever the list changed); case points on a 2D canvas over the map
+(every WebGL frame holds the main thread 100–250 ms without a GPU); the KPI tiles patched in
+place and unchanged boards not re-sent (a Dash re-render of them held it 200–450 ms every few
+seconds); a still highlight for new rows instead of a 3 s background animation (which
+repainted the panel every frame at this rate); then a 50 ms hub flush (25 ms mean wait instead
+of 50) became affordable. Socket displays run in a child process (their reading threads no
+longer share the server's GIL).
 """
 
 from __future__ import annotations
