@@ -640,12 +640,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(HALL_MODAL, "is_open"),
         Output(HALL_MODAL_TITLE, "children"),
         Output(HALL_MODAL_BODY, "children"),
-        Input(HALL_MAP, "clickData"),
         Input(HALL_CASE_PICK, "data"),
         prevent_initial_call=True,
     )
-    def open_case(click: dict[str, Any] | None, pick: dict[str, Any] | None) -> tuple[Any, ...]:
-        case_id = clicked_case(ctx.triggered_id, click, pick)
+    def open_case(pick: dict[str, Any] | None) -> tuple[Any, ...]:
+        case_id = picked_case(pick)
         if case_id is None:
             raise PreventUpdate
         actor = current_actor(optional=True)
@@ -762,17 +761,9 @@ def _map_codes(runtime: Runtime, actor: Actor, drill: str | None) -> list[str]:
     return [str(f["id"]) for f in geojson["features"]]
 
 
-def clicked_case(
-    trigger: Any, click: dict[str, Any] | None, pick: dict[str, Any] | None
-) -> int | None:
-    """The case id a click asks for: a map point (trace 1) or a stream/supervision row."""
-    if trigger == HALL_MAP:
-        point = ((click or {}).get("points") or [{}])[0]
-        if point.get("curveNumber") == 1 and point.get("customdata") is not None:
-            return int(point["customdata"])
-        return None
-    if trigger == HALL_CASE_PICK:
-        raw = (pick or {}).get("id")
-        if isinstance(raw, int | str) and str(raw).isdigit():
-            return int(raw)
+def picked_case(pick: dict[str, Any] | None) -> int | None:
+    """The case id a click or Enter on a row or a map point asks for (``HALL_CASE_PICK``)."""
+    raw = (pick or {}).get("id")
+    if isinstance(raw, int | str) and str(raw).isdigit():
+        return int(raw)
     return None

@@ -35,17 +35,13 @@ def test_kpi_tiles_show_every_metric_for_each_period_with_year_on_year() -> None
     assert "90.0%" in rate  # 9 / (9 + 1)
 
 
-def test_clicked_case_from_map_point_or_picked_row() -> None:
-    click = {"points": [{"curveNumber": 1, "customdata": 42}]}
-    assert hall.clicked_case(hall.HALL_MAP, click, None) == 42
-    township = {"points": [{"curveNumber": 0, "location": "990101001"}]}
-    assert hall.clicked_case(hall.HALL_MAP, township, None) is None
-    # A row's data-case-id arrives as text from the browser.
-    assert hall.clicked_case(hall.HALL_CASE_PICK, None, {"id": "7", "at": 1}) == 7
-    assert hall.clicked_case(hall.HALL_CASE_PICK, None, {"id": 7}) == 7
+def test_picked_case_takes_the_row_or_point_id_and_nothing_else() -> None:
+    # A row's (or a canvas point's) data-case-id arrives as text from the browser.
+    assert hall.picked_case({"id": "7", "at": 1}) == 7
+    assert hall.picked_case({"id": 7}) == 7
     # Anything else a page script could put there opens nothing.
     for bad in (None, {}, {"id": "7; drop"}, {"id": ["7"]}, {"id": -1}):
-        assert hall.clicked_case(hall.HALL_CASE_PICK, None, bad) is None
+        assert hall.picked_case(bad) is None
 
 
 def test_township_shading_follows_the_map_order() -> None:
