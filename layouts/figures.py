@@ -127,13 +127,6 @@ def presence_style(
     return cols
 
 
-def open_points(points: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping[str, Any]]:
-    """The points to draw: open cases only, the newest ``limit`` (keeps the payload bounded)."""
-    keep = [p for p in points if p.get("status", "open") != "closed"]
-    keep.sort(key=lambda p: str(p.get("received_at") or ""), reverse=True)
-    return keep[:limit]
-
-
 def map_figure(
     geojson: Mapping[str, Any],
     counts: Mapping[str, int],

@@ -72,25 +72,6 @@ def test_points_skip_cases_without_coordinates() -> None:
     assert cols["id"] == [1]
 
 
-def test_open_points_are_bounded_newest_first_and_open_only() -> None:
-    pts = [point(i) for i in range(50)] + [point(99, status="closed")]
-    kept = figures.open_points(pts, limit=10)
-    assert len(kept) == 10
-    assert 99 not in [p["id"] for p in kept]
-    assert kept[0]["received_at"] >= kept[-1]["received_at"]
-
-
-def test_map_payload_does_not_grow_with_case_count() -> None:
-    few = figures.map_figure(
-        GEOJSON, {}, {}, figures.open_points([point(i) for i in range(500)], 500), (0, 0), 9
-    )
-    many = figures.map_figure(
-        GEOJSON, {}, {}, figures.open_points([point(i) for i in range(5000)], 500), (0, 0), 9
-    )
-    # Ten times the cases: the same number of points (ids get a digit longer, nothing more).
-    assert len(many.to_json()) < 1.1 * len(few.to_json())
-
-
 def test_zoom_fits_a_city_and_grows_for_a_township() -> None:
     city = figures.zoom_for_bbox((106.07, 30.09, 107.12, 30.80))
     town = figures.zoom_for_bbox((106.5, 30.4, 106.6, 30.5))
