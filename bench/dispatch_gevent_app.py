@@ -10,6 +10,7 @@ benchmark measures the production configuration that docs/production.md describe
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import flask_socketio
@@ -26,4 +27,7 @@ flask_socketio.SocketIO.__init__ = _gevent_init
 
 from console.app import create_app  # noqa: E402  (after the patch above, on purpose)
 
-app = create_app()
+# BENCH_EXTENSIONS (comma-separated module names) narrows the app to what a benchmark
+# measures, as its threading-mode server does; unset: every extension, as in production.
+_only = os.environ.get("BENCH_EXTENSIONS")
+app = create_app(extensions=tuple(_only.split(",")) if _only else None)

@@ -112,6 +112,15 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def serving_pid(pid: int) -> int:
+    """The process that serves: gunicorn's (only) worker, else ``pid`` itself."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pid
+    return int(children[0]) if children else pid
+
+
 class CpuMeter:
     """CPU seconds used by a few processes over one phase (the machine is shared: CPU per
     delivery is steadier than rates when other work competes for the cores)."""
@@ -574,6 +583,13 @@ def main() -> None:
     parser.add_argument(
         "--producers", type=int, default=4, help="dispatcher threads posting summons"
     )
+    parser.add_argument(
+        "--server",
+        choices=("threading", "gevent"),
+        default="threading",
+        help="threading: python -m console run's server (default); gevent: gunicorn -k gevent "
+        "-w 1 (docs/production.md). The raw baseline runs in the same mode.",
+    )
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-mode", default="threading", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -595,14 +611,22 @@ def main() -> None:
         database_url = pg_url(pg_name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     procs: list[subprocess.Popen[bytes]] = []
-    results: dict[str, Any] = {"clients": args.clients, "backend": args.backend}
+    results: dict[str, Any] = {
+        "clients": args.clients,
+        "backend": args.backend,
+        "server": args.server,
+    }
     try:
         log("seeding")
         world = seed(database_url, tmp, args.clients)
         raw_port, port = free_port(), free_port()
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "bench.dispatch_throughput", "--serve-raw", str(raw_port)],
+                [
+                    sys.executable,
+                    *("-m", "bench.dispatch_throughput"),
+                    *("--serve-raw", str(raw_port), "--raw-mode", args.server),
+                ],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -618,10 +642,20 @@ def main() -> None:
             "CC_STREAMS_ENABLED": "false",
             "CC_PORT": str(port),
             "PYTHONPATH": str(REPO_ROOT),
+            # The same extensions as the threading server (SERVER above).
+            "BENCH_EXTENSIONS": "dispatch.realtime.field",
         }
+        command = [sys.executable, "-c", SERVER]
+        if args.server == "gevent":
+            command = [
+                str(Path(sys.executable).parent / "gunicorn"),
+                *("-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}"),
+                *("--worker-connections", str(args.clients + 100)),
+                "bench.dispatch_gevent_app:app",
+            ]
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", SERVER],
+                command,
                 cwd=REPO_ROOT,
                 env=server_env,
                 stdout=subprocess.DEVNULL,
@@ -643,7 +677,7 @@ def main() -> None:
                 time.sleep(0.1)
 
         log("servers up; raw baseline")
-        raw_pid, web_pid = procs[0].pid, procs[1].pid
+        raw_pid, web_pid = procs[0].pid, serving_pid(procs[1].pid)
         results["raw_paced"] = run_raw(raw_port, args.clients, args.rate, args.seconds, raw_pid)
         results["raw_max"] = run_raw(raw_port, args.clients, 0, args.seconds, raw_pid)
 
