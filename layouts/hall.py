@@ -409,21 +409,7 @@ def layout(**_query: Any) -> Any:
     lang = request_lang()
     figs = figures_now(runtime, actor, lang)
     seed = snapshot(runtime, actor, None)
-    geojson, center, zoom = map_view(runtime.regions, actor.scope, None)
-    names = {f["id"]: runtime.regions.name(f["id"], lang) for f in geojson["features"]}
-    shading = township_shading(figs["counts"], [str(f["id"]) for f in geojson["features"]])
-    fig = figures.map_figure(
-        geojson,
-        figs["counts"],
-        names,
-        [],  # case points: drawn by hall.js on a canvas over the map (no WebGL redraws)
-        center,
-        zoom,
-        t("hall.map.open", lang),
-        seed["people"],
-        t("hall.presence.last_seen", lang),
-    )
-    add_cameras(fig, actor.scope, lang)
+    fig, shading = hall_map(runtime, actor.scope, None, figs["counts"], seed["people"], lang)
     scope_name = runtime.regions.name(actor.scope.code, lang)
     legend = html.Div(
         [
@@ -601,22 +587,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         seed = snapshot(rt, actor, drill_code)
         if ctx.triggered_id == HALL_RESYNC:
             return seed, no_update, no_update, no_update
-        geojson, center, zoom = map_view(rt.regions, actor.scope, drill_code)
         with rt.session_factory() as db:
             counts = overview.open_by_township(db, region or actor.scope, rt.regions)
-        names = {f["id"]: rt.regions.name(f["id"], lang) for f in geojson["features"]}
-        fig = figures.map_figure(
-            geojson,
-            counts,
-            names,
-            [],  # case points: drawn by hall.js on a canvas over the map (no WebGL redraws)
-            center,
-            zoom,
-            t("hall.map.open", lang),
-            seed["people"],
-            t("hall.presence.last_seen", lang),
-        )
-        add_cameras(fig, region or actor.scope, lang)
+        fig, _shading = hall_map(rt, actor.scope, region, counts, seed["people"], lang)
         fig.update_layout(uirevision=f"hall-map-{drill_code}")
         area = rt.regions.name(drill_code or actor.scope.code, lang)
         style = {"display": "inline-block"} if drill_code else {"display": "none"}
@@ -706,6 +679,36 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output(HALL_SHADE_DONE, "data"),
         Input(HALL_COUNTS, "data"),
     )
+
+
+def hall_map(
+    runtime: Runtime,
+    scope: Scope,
+    drill: Scope | None,
+    counts: dict[str, int],
+    people: list[dict[str, Any]],
+    lang: str,
+) -> tuple[Any, dict[str, Any]]:
+    """The hall's map figure for ``scope`` (or the township drilled into) and its shading.
+
+    Case points are not in it: hall.js draws them on a canvas over the map (a WebGL restyle
+    per batch would cost a wall without a GPU several 100-250 ms frames).
+    """
+    geojson, center, zoom = map_view(runtime.regions, scope, drill.code if drill else None)
+    codes = [str(f["id"]) for f in geojson["features"]]
+    fig = figures.map_figure(
+        geojson,
+        counts,
+        {code: runtime.regions.name(code, lang) for code in codes},
+        [],
+        center,
+        zoom,
+        t("hall.map.open", lang),
+        people,
+        t("hall.presence.last_seen", lang),
+    )
+    add_cameras(fig, drill or scope, lang)
+    return fig, township_shading(counts, codes)
 
 
 def add_cameras(fig: Any, scope: Scope, lang: str) -> None:
