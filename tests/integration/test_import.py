@@ -739,3 +739,31 @@ def test_parallel_import_reserves_enough_ids_whatever_the_line_ends(
         report = import_cases(session, deps, city_actor(regions), data, "csv", parallel=True)
     assert (report.rows, report.imported, report.errors) == (150, 150, [])
     assert counts(factory)["cases"] == 150
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fields"),
+    [
+        ("external_id,title,bogus\nA,x,y\n", 1, {"bogus": "unknown_column"}),
+        ("", 1, {"_": "empty_file"}),
+    ],
+)
+def test_parallel_import_reports_file_level_problems(
+    factory: sessionmaker[Session],
+    deps: Deps,
+    regions: RegionTree,
+    data: str,
+    line: int,
+    fields: dict[str, str],
+) -> None:
+    reports = []
+    for parallel in (True, False):
+        with factory.begin() as session:
+            reports.append(
+                import_cases(session, deps, city_actor(regions), data, "csv", parallel=parallel)
+            )
+    report = reports[0]
+    assert report.to_dict() == reports[1].to_dict()
+    assert report.errors[0].line == line
+    assert fields.items() <= report.errors[0].fields.items()
+    assert report.imported == 0 and counts(factory)["cases"] == 0
