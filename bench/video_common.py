@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 import resource
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 import av
@@ -14,6 +16,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from streams.engine import prefer_vp8
+from streams.registry import Camera, CameraKind
 
 T = TypeVar("T")
 
@@ -110,3 +113,73 @@ def percentile(values: list[float], q: float) -> float:
 
 def settle(seconds: float) -> None:
     time.sleep(seconds)
+
+
+def bench_camera(camera_id: str, name_zh: str, name_en: str) -> Camera:
+    """A key-site camera for a benchmark (synthetic source; place and region do not matter)."""
+    return Camera(
+        id=camera_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        region="990101001",
+        lon=0,
+        lat=0,
+        kind=CameraKind.KEY_SITE,
+    )
+
+
+def _viewers_main(conn: Connection, n: int) -> None:
+    """Child process: ``n`` receivers; offers out, answers in, frame counts on request."""
+
+    async def run() -> None:
+        receivers = [Receiver() for _ in range(n)]
+        conn.send([await r.offer() for r in receivers])
+        answers = await asyncio.to_thread(conn.recv)
+        for r, a in zip(receivers, answers, strict=True):
+            await r.accept(a)
+        while True:
+            msg = await asyncio.to_thread(conn.recv)
+            if msg == "count":
+                conn.send([r.frames for r in receivers])
+            else:
+                break
+        for r in receivers:
+            await r.close()
+
+    asyncio.run(run())
+
+
+class ViewerProcess:
+    """``n`` receiving peers in a child process, so a measurement sees the sender alone."""
+
+    def __init__(self, n: int) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_viewers_main, args=(child, n), daemon=True)
+        self._process.start()
+        self.offers: list[str] = self._conn.recv()
+
+    def answer(self, answers: list[str]) -> None:
+        self._conn.send(answers)
+
+    def frames(self) -> list[int]:
+        self._conn.send("count")
+        counts: list[int] = self._conn.recv()
+        return counts
+
+    def measure(self, warmup: float, seconds: float) -> tuple[float, list[float]]:
+        """After ``warmup``: this process's CPU (share of one core) and each viewer's fps."""
+        time.sleep(warmup)
+        before = self.frames()
+        c0, t0 = cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        c1, t1 = cpu_seconds(), time.monotonic()
+        after = self.frames()
+        fps = [(b - a) / (t1 - t0) for a, b in zip(before, after, strict=True)]
+        return (c1 - c0) / (t1 - t0), fps
+
+    def stop(self) -> None:
+        self._conn.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()

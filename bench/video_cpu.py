@@ -14,65 +14,29 @@ Target (DESIGN.md): engine CPU with 8 viewers <= 3 x with 1. Bounded: 4 x (secon
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing as mp
-import time
-from multiprocessing.connection import Connection
 
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 
-from bench.video_common import LoopThread, Receiver, close_all, cpu_seconds, raw_answer
+from bench.video_common import LoopThread, ViewerProcess, bench_camera, close_all, raw_answer
 from streams.engine import StreamEngine
-from streams.registry import Camera, CameraKind, CameraRegistry
+from streams.registry import CameraRegistry
 from streams.sources import SyntheticSource
 from streams.tracks import SourceTrack
 
 WARMUP = 3.0
 
 
-def _receivers_main(conn: Connection, n: int) -> None:
-    """Child process: ``n`` receivers; offers out, answers in, frame counts on request."""
-
-    async def run() -> None:
-        receivers = [Receiver() for _ in range(n)]
-        conn.send([await r.offer() for r in receivers])
-        answers = await asyncio.to_thread(conn.recv)
-        for r, a in zip(receivers, answers, strict=True):
-            await r.accept(a)
-        while True:
-            msg = await asyncio.to_thread(conn.recv)
-            if msg == "count":
-                conn.send([r.frames for r in receivers])
-            else:
-                break
-        for r in receivers:
-            await r.close()
-
-    asyncio.run(run())
-
-
 def measure(kind: str, n: int, seconds: float) -> tuple[float, list[int]]:
     """CPU share of one core used by this process while ``n`` viewers watch one camera."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_receivers_main, args=(child, n), daemon=True)
-    proc.start()
-    offers: list[str] = parent.recv()
+    viewers = ViewerProcess(n)
+    offers = viewers.offers
     engine: StreamEngine | None = None
     sender: LoopThread | None = None
     pcs: list[RTCPeerConnection] = []
     try:
         if kind == "engine":
-            camera = Camera(
-                id="cpu",
-                name_zh="CPU",
-                name_en="CPU",
-                region="990101001",
-                lon=0,
-                lat=0,
-                kind=CameraKind.KEY_SITE,
-            )
+            camera = bench_camera("cpu", "CPU", "CPU")
             engine = StreamEngine(CameraRegistry([camera])).start()
             answers = [
                 engine.call(engine.view("cpu", offer, "offer", "full"))["sdp"] for offer in offers
@@ -91,26 +55,14 @@ def measure(kind: str, n: int, seconds: float) -> tuple[float, list[int]]:
                 ]
 
             answers = sender.run(answer_all())
-        parent.send(answers)
-        time.sleep(WARMUP)
-        parent.send("count")
-        before_frames: list[int] = parent.recv()
-        c0, t0 = cpu_seconds(), time.monotonic()
-        time.sleep(seconds)
-        c1, t1 = cpu_seconds(), time.monotonic()
-        parent.send("count")
-        after_frames: list[int] = parent.recv()
-        fps = [round((b - a) / (t1 - t0)) for a, b in zip(before_frames, after_frames, strict=True)]
-        share = (c1 - c0) / (t1 - t0)
+        viewers.answer(answers)
+        share, fps = viewers.measure(WARMUP, seconds)
         encodes = 0
         if engine is not None:
             encodes = sum(e["encode_calls"] for e in engine.stats()["encoders"])
-        return share, fps + ([encodes] if engine is not None else [])
+        return share, [round(f) for f in fps] + ([encodes] if engine is not None else [])
     finally:
-        parent.send("stop")
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
+        viewers.stop()
         if engine is not None:
             engine.stop()
         if sender is not None:

@@ -20,9 +20,9 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection
 
-from bench.video_common import LoopThread, Receiver, percentile, raw_answer
+from bench.video_common import LoopThread, Receiver, bench_camera, percentile, raw_answer
 from streams.engine import StreamEngine
-from streams.registry import Camera, CameraKind, CameraRegistry
+from streams.registry import CameraRegistry
 from streams.sources import SyntheticSource
 from streams.stamp import elapsed_ms, read_stamp
 from streams.tracks import SourceTrack
@@ -71,15 +71,7 @@ def _make_hook(samples: list[float], unread: list[int]) -> Callable[[av.VideoFra
 
 
 async def run_engine(seconds: float) -> tuple[list[float], int, int, int]:
-    camera = Camera(
-        id="lat",
-        name_zh="延迟",
-        name_en="Latency",
-        region="990101001",
-        lon=0,
-        lat=0,
-        kind=CameraKind.KEY_SITE,
-    )
+    camera = bench_camera("lat", "延迟", "Latency")
     engine = StreamEngine(
         CameraRegistry([camera]),
         source_factory=lambda c: SyntheticSource(c.id, c.name_en, stamp=True),

@@ -13,16 +13,13 @@ Target (DESIGN.md): >= 15 fps on every tile on 2 cores. Bounded: 3 x (seconds + 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import statistics
-import time
 
 from aiortc import RTCPeerConnection
 
-from bench.video_common import LoopThread, close_all, cpu_seconds, raw_answer
-from bench.video_cpu import _receivers_main
+from bench.video_common import LoopThread, ViewerProcess, bench_camera, close_all, raw_answer
 from streams.engine import StreamEngine
-from streams.registry import Camera, CameraKind, CameraRegistry
+from streams.registry import CameraRegistry
 from streams.sources import SyntheticSource
 from streams.tracks import SourceTrack
 
@@ -31,28 +28,14 @@ TILES = 16
 
 
 def run(kind: str, n: int, seconds: float) -> tuple[float, list[float]]:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_receivers_main, args=(child, n), daemon=True)
-    proc.start()
-    offers: list[str] = parent.recv()
+    viewers = ViewerProcess(n)
+    offers = viewers.offers
     engine: StreamEngine | None = None
     sender: LoopThread | None = None
     pcs: list[RTCPeerConnection] = []
     try:
         if kind == "engine":
-            cameras = [
-                Camera(
-                    id=f"w{i:02d}",
-                    name_zh=f"墙{i}",
-                    name_en=f"Wall {i}",
-                    region="990101001",
-                    lon=0,
-                    lat=0,
-                    kind=CameraKind.KEY_SITE,
-                )
-                for i in range(n)
-            ]
+            cameras = [bench_camera(f"w{i:02d}", f"墙{i}", f"Wall {i}") for i in range(n)]
             engine = StreamEngine(CameraRegistry(cameras)).start()
             answers = [
                 engine.call(engine.view(c.id, offer, "offer", "tile"))["sdp"]
@@ -70,22 +53,10 @@ def run(kind: str, n: int, seconds: float) -> tuple[float, list[float]]:
                 return out
 
             answers = sender.run(answer_all())
-        parent.send(answers)
-        time.sleep(WARMUP)
-        parent.send("count")
-        before: list[int] = parent.recv()
-        c0, t0 = cpu_seconds(), time.monotonic()
-        time.sleep(seconds)
-        c1, t1 = cpu_seconds(), time.monotonic()
-        parent.send("count")
-        after: list[int] = parent.recv()
-        fps = [(b - a) / (t1 - t0) for a, b in zip(before, after, strict=True)]
-        return (c1 - c0) / (t1 - t0), fps
+        viewers.answer(answers)
+        return viewers.measure(WARMUP, seconds)
     finally:
-        parent.send("stop")
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
+        viewers.stop()
         if engine is not None:
             engine.stop()
         if sender is not None:
