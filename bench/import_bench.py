@@ -8,9 +8,9 @@ bench/README.md for the full tables). ``--cases 100000 --backend both``:
 
 - before (single process, validate then write), load 1.2: SQLite 6,936 cases/s (raw 32,281,
   ratio 0.21), PostgreSQL 7,345 (raw 45,549, ratio 0.16).
-- after (forked validator overlapping the writes), load 3.4-7: SQLite 6,100-12,700 cases/s
-  (ratio 0.28-0.48), PostgreSQL 3,100-10,700 (ratio 0.13-0.27). The spread is the other
-  processes' load: both sides of the pipeline need a core each.
+- after (forked validator overlapping the writes), four runs at load 2.5-8.7: SQLite
+  6,100-12,700 cases/s (ratio 0.28-0.48), PostgreSQL 3,100-10,700 (ratio 0.23-0.27). The
+  spread is the other processes' load: both sides of the pipeline need a core each.
 - CPU a case, old and new code interleaved at load 7 (60,000 cases): SQLite 195 us in one
   process -> 67 us writing + 89 us validating; PostgreSQL 110 us + 94 us server -> 12 us
   writing + 80 us validating + 82 us server. The validating child limits both now; targets
