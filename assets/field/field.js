@@ -4,7 +4,8 @@
  * idempotency key fixed when the person taps the button. The outbox is flushed whenever the
  * socket is connected; an entry leaves it only when the server has answered (ok or a definite
  * refusal), so a flush cut short by the network is simply repeated, and the key makes the
- * repeat change nothing on the server.
+ * repeat change nothing on the server. A photo taken offline waits in IndexedDB (a Blob is too
+ * big for localStorage) and is uploaded just before its report is sent.
  */
 (function () {
   "use strict";
@@ -68,9 +69,9 @@
   }
 
   // -- the outbox -------------------------------------------------------------------------
-  function queue(event, payload) {
+  function queue(event, payload, held) {
     payload.idempotency_key = key();
-    state.outbox.push({ event: event, payload: payload });
+    state.outbox.push({ event: event, payload: payload, held: held || [] });
     var item = state.items[payload.assignment_id];
     if (item) { item.pending = event; }
     save();
@@ -81,6 +82,13 @@
     if (flushing || !socket || !socket.connected || !state.outbox.length) { return; }
     flushing = true;
     var entry = state.outbox[0];
+    if (entry.held && entry.held.length) {
+      // Photos first, one at a time; the report follows with their paths.
+      uploadHeld(entry).then(
+        function () { flushing = false; flush(); },
+        function () { flushing = false; setTimeout(flush, 2000); });  // still no network
+      return;
+    }
     socket.timeout(10000).emit(entry.event, entry.payload, function (err, reply) {
       flushing = false;
       if (err) { setTimeout(flush, 1000); return; } // no answer: keep it, try again
@@ -98,23 +106,64 @@
     });
   }
 
+  // -- photos kept on the phone until they can be uploaded -------------------------------
+  function photoStore(mode, work) {
+    return new Promise(function (resolve, reject) {
+      var open = indexedDB.open("cc.field.photos", 1);
+      open.onupgradeneeded = function () { open.result.createObjectStore("photos"); };
+      open.onerror = function () { reject(open.error); };
+      open.onsuccess = function () {
+        var db = open.result, tx = db.transaction("photos", mode);
+        var req = work(tx.objectStore("photos"));
+        tx.oncomplete = function () { db.close(); resolve(req.result); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+      };
+    });
+  }
+  function keepPhoto(file) {
+    var k = key();
+    return photoStore("readwrite", function (s) { return s.put(file, k); }).then(function () { return k; });
+  }
+  // Resolves {ok, body} when the server answered, rejects when the network did not.
+  function postPhoto(blob) {
+    var form = new FormData();
+    form.append("photo", blob, blob.name || "photo");
+    return fetch("/api/v1/field/photos", { method: "POST", body: form, headers: { Authorization: "Bearer " + state.token } })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); });
+  }
+  function uploadHeld(entry) {
+    var k = entry.held[0];
+    return photoStore("readonly", function (s) { return s.get(k); })
+      .then(function (blob) { return blob ? postPhoto(blob) : { ok: true, body: null }; })  // gone: send without
+      .then(function (res) {
+        if (res.ok && res.body) { entry.payload.photos = (entry.payload.photos || []).concat([res.body.path]); }
+        if (!res.ok) { toast(res.body.error.message); }  // refused (type, size): the report goes without it
+        // Saved before the photo is dropped: a crash in between uploads it again (an unused
+        // file on the server), never sends the report without a photo that was uploaded.
+        entry.held.shift();
+        save();
+        return photoStore("readwrite", function (s) { return s.delete(k); });
+      });
+  }
+
   // -- actions --------------------------------------------------------------------------
   function position(done) {
     if (!navigator.geolocation) { done(null); return; }
     navigator.geolocation.getCurrentPosition(function (p) { done(p.coords); }, function () { done(null); }, { timeout: 5000, maximumAge: 60000 });
   }
+  // done(photos, held): uploaded paths now, or the photo kept on the phone for later;
+  // done(null) when the server refused the photo (the person can pick another).
   function uploadPhoto(file, done) {
-    if (!file) { done([]); return; }
-    if (!navigator.onLine) { toast(t("field.photo_offline")); done([]); return; }
-    var form = new FormData();
-    form.append("photo", file);
-    fetch("/api/v1/field/photos", { method: "POST", body: form, headers: { Authorization: "Bearer " + state.token } })
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
-      .then(function (res) {
-        if (!res.ok) { toast(res.body.error.message); done(null); return; }
-        done([res.body.path]);
-      })
-      .catch(function () { toast(t("field.photo_offline")); done([]); });
+    if (!file) { done([], []); return; }
+    var hold = function () {
+      keepPhoto(file).then(function (k) { toast(t("field.photo_offline")); done([], [k]); },
+                           function () { toast(t("field.photo_unsaved")); done([], []); });
+    };
+    if (!navigator.onLine || !socket || !socket.connected) { hold(); return; }
+    postPhoto(file).then(function (res) {
+      if (!res.ok) { toast(res.body.error.message); done(null); return; }
+      done([res.body.path], []);
+    }, hold);
   }
   function act(id, action, form) {
     var payload = { assignment_id: id };
@@ -129,12 +178,12 @@
       payload.text = form.querySelector("[name=text]").value.trim();
       if (!payload.text) { toast(t("field.text_required")); return; }
       var file = form.querySelector("[name=photo]").files[0];
-      uploadPhoto(file, function (photos) {
+      uploadPhoto(file, function (photos, held) {
         if (photos === null) { return; }
         payload.photos = photos;
         position(function (c) {
           if (c) { payload.lat = c.latitude; payload.lon = c.longitude; }
-          queue("report", payload);
+          queue("report", payload, held);
           form.reset();
         });
       });

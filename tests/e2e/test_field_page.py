@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -119,3 +120,53 @@ def test_offline_actions_are_queued_and_sent_once_on_reconnect(
         a = db.get(Assignment, assignment_id)
         assert a is not None and a.state == "accepted" and a.version == 3  # accept + report
         assert db.scalar(select(func.count()).select_from(ActionReceipt)) == 2
+
+
+def test_a_photo_taken_offline_goes_up_with_its_report(
+    chrome: webdriver.Chrome, live_server: str, world: World, tmp_path: Path
+) -> None:
+    """Offline, the photo waits on the phone (IndexedDB); back online it is uploaded first and
+    the report arrives once, carrying it."""
+    import cv2
+    import numpy as np
+
+    photo = tmp_path / "scene.jpg"
+    assert cv2.imwrite(str(photo), np.full((120, 160, 3), 90, dtype=np.uint8))
+    wait = sign_in(chrome, live_server, "member1")
+    assignment_id = world.offer_team(accept_minutes=30)
+    card = f"#field-assignment-{assignment_id}"
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f"{card} [data-action=accept]")))
+    chrome.find_element(By.CSS_SELECTOR, f"{card} [data-action=accept]").click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f"{card} textarea[name=text]")))
+
+    network(chrome, online=False)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "field-net"), "Offline"))
+    chrome.find_element(By.CSS_SELECTOR, f"{card} textarea[name=text]").send_keys("现场照片已拍")
+    chrome.find_element(By.CSS_SELECTOR, f"{card} input[name=photo]").send_keys(str(photo))
+    chrome.find_element(By.CSS_SELECTOR, f"{card} [data-action=report]").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "field-queue"), "Queued 1"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "field-toast-text"), "kept on this phone"))
+    held = chrome.execute_script("return window.fieldApp.state().outbox[0].held.length")
+    assert held == 1
+
+    network(chrome, online=True)
+    wait.until(lambda d: d.execute_script("return window.fieldApp.state().outbox.length") == 0)
+
+    def report_with_photo() -> bool:
+        with world.runtime.session_factory() as db:
+            reports = db.scalars(select(AssignmentReport)).all()
+            return len(reports) == 1 and len(reports[0].photos) == 1
+
+    wait_for(report_with_photo, what="the queued report with its photo")
+    with world.runtime.session_factory() as db:
+        report = db.scalars(select(AssignmentReport)).one()
+        path = str(report.photos[0])
+    stored = world.runtime.settings.data_dir / path
+    assert stored.read_bytes() == photo.read_bytes()
+    # The phone let go of it once it was up.
+    left = chrome.execute_async_script(
+        "var done = arguments[0]; var open = indexedDB.open('cc.field.photos', 1);"
+        "open.onsuccess = function () { var r = open.result.transaction('photos')"
+        ".objectStore('photos').count(); r.onsuccess = function () { done(r.result); }; };"
+    )
+    assert left == 0
