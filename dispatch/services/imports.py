@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.models import Case
 from dispatch.domain.cases import OPEN_STATES, CaseState, interchange_status
 from dispatch.domain.codes import Category, Level, Outcome, Severity, Source
-from dispatch.domain.errors import Forbidden
+from dispatch.domain.errors import Conflict, Forbidden
 from dispatch.domain.identity import id_number_problem, phone_problem
 from dispatch.domain.jurisdiction import RegionPath
 from dispatch.domain.kpi import METRICS, CaseFacts, RollupKey, local_day, moments
@@ -829,8 +829,9 @@ def import_cases(
 
     Raises:
         Forbidden: the actor's role may not register cases.
-        sqlalchemy.exc.IntegrityError: another transaction inserted one of the same external
-            ids between the lookup and the write (nothing of this file is kept either).
+        Conflict: ``import_conflict``, another transaction inserted one of the same external
+            ids between the lookup and the write (nothing of this file is kept either; the
+            caller must roll back, and may send the file again).
     """
     if actor.role not in INTAKE_ROLES:
         raise Forbidden(action="import_cases", role=actor.role.value)
@@ -848,13 +849,35 @@ def import_cases(
             return ImportReport(errors=[RowError(err.line, None, err.fields)])
         if parallel is None:
             parallel = content.count("\n") >= PARALLEL_MIN_ROWS and fork_is_safe()
-        if parallel and session.get_bind().dialect.name in _WRITERS:
-            report = _import_parallel(session, ctx, content, fmt, regions_parents)
-            if report is not None:
-                return report
-            # Some external ids exist already: the serial path sorts them out.
-            logger.info("import: known external ids in a big file, importing serially")
-        return _import(session, ctx, content, fmt, regions_parents)
+        try:
+            if parallel and session.get_bind().dialect.name in _WRITERS:
+                report = _import_parallel(session, ctx, content, fmt, regions_parents)
+                if report is not None:
+                    return report
+                # Some external ids exist already: the serial path sorts them out.
+                logger.info("import: known external ids in a big file, importing serially")
+            return _import(session, ctx, content, fmt, regions_parents)
+        except _unique_violations() as err:
+            # Another transaction wrote some of these external ids after this one looked them
+            # up. The caller's transaction fails as a whole; sending the file again is safe.
+            logger.warning("import: external ids written concurrently by another import: %s", err)
+            raise Conflict("import_conflict") from err
+
+
+def _unique_violations() -> tuple[type[Exception], ...]:
+    """The integrity errors the fast writers can raise (drivers' own, and SQLAlchemy's)."""
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError
+
+    kinds: list[type[Exception]] = [sqlite3.IntegrityError, IntegrityError]
+    try:
+        import psycopg
+
+        kinds.append(psycopg.IntegrityError)
+    except ImportError:  # PostgreSQL support not installed
+        pass
+    return tuple(kinds)
 
 
 def _checked(

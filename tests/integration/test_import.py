@@ -231,6 +231,34 @@ def test_reimport_changes_nothing(
     assert rollup_sums(factory) == sums
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_ids_written_by_a_concurrent_import_fail_the_file_with_a_conflict(
+    factory: sessionmaker[Session],
+    deps: Deps,
+    regions: RegionTree,
+    monkeypatch: pytest.MonkeyPatch,
+    parallel: bool,
+) -> None:
+    """Another import commits the same external ids between this one's lookup and its write:
+    a clear 409-style conflict, nothing of this file kept, and sending it again is safe."""
+    from dispatch.domain.errors import Conflict
+    from dispatch.services import imports as imports_module
+
+    rows = demo_rows(regions, deps, NOW, 30)
+    actor = city_actor(regions)
+    run_import(factory, deps, actor, to_csv(rows[:10]))
+    before = counts(factory)
+    # The lookup sees the database as it was before the other import committed.
+    monkeypatch.setattr(imports_module, "_existing_external_ids", lambda *_a, **_k: {})
+    with pytest.raises(Conflict) as caught, factory.begin() as session:
+        import_cases(session, deps, actor, to_csv(rows), "csv", parallel=parallel)
+    assert caught.value.code == "import_conflict"
+    assert counts(factory) == before
+    monkeypatch.undo()
+    report = run_import(factory, deps, actor, to_csv(rows))
+    assert (report.imported, report.unchanged) == (20, 10)
+
+
 def test_partly_known_file_imports_only_the_new_rows(
     factory: sessionmaker[Session], deps: Deps, regions: RegionTree
 ) -> None:
