@@ -35,9 +35,10 @@ PostgreSQL (``--backend postgresql``): 285–337/s before; after, at load 6–7,
 (p99 409 ms) and 303/s flat out (p99 192 ms), 2.6 ms per delivery: one GIL-bound process
 cannot reach 500/s there. No re-sends in any run with the default four producers.
 ``--server gevent`` (gunicorn ``-k gevent -w 1``, the production setting; raw baseline in
-gevent mode too), SQLite, load 7–10: paced 508 and 515/s sustained with p99 75 and 180 ms in
-two runs of three (276/s, p99 998 ms in the third as the load rose to 10), flat out 414–545/s,
-ratio 0.45–0.61, 1.2–1.6 ms of CPU per delivery; PostgreSQL 152/s paced, 200/s flat out.
+gevent mode too), SQLite, load 5.5–10: paced 508, 515 and 520/s sustained with p99 75, 180
+and 195 ms in three runs of four (276/s, p99 998 ms in the other as the load rose to 10), flat
+out 414–545/s, ratio 0.45–0.61, 1.2–1.6 ms of CPU per delivery; PostgreSQL 152/s paced,
+200/s flat out.
 
 Each producer keeps its HTTP connection when the server allows it (Werkzeug 3.1 closes after
 every response, so in practice one connection per call); the server is Werkzeug threaded, one
