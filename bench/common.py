@@ -182,3 +182,21 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """Count and p50/p95/p99/max in milliseconds of latencies given in seconds."""
+    if not seconds:
+        return {"n": 0}
+    ordered = sorted(seconds)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(at(0.95) * 1000, 1),
+        "p99_ms": round(at(0.99) * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }

@@ -51,7 +51,6 @@ import argparse
 import http.client
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,27 +62,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import latency_summary
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-" + "x" * 40
 TARGETS_PER_CALL = 10
 PAYLOAD_BYTES = 1500
 WINDOW = 200  # raw flat-out phase: messages in flight at most  # about the size of a delivery (assignment + case summary) as JSON
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(at(0.99) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
 
 
 def log(text: str) -> None:
@@ -289,7 +274,7 @@ def run_raw(
     result["sustained_per_s"] = sustained(
         result.pop("ack_offsets"), 0.0, float(result["send_seconds"])
     )
-    result["latency"] = percentiles(latencies)
+    result["latency"] = latency_summary(latencies)
     return result
 
 
@@ -570,7 +555,7 @@ def run_dispatcher(
         "rate_per_s": round(acked / (acked_end - start), 1),
         "sustained_per_s": sustained(ack_times(database_url, wall_start), wall_start, wall_end),
         "received_rate_per_s": round(made / (received_end - start), 1),
-        "latency": percentiles(latencies),
+        "latency": latency_summary(latencies),
         "resent": resent_count(database_url),
         "http_connections": sum(d.connections for d in dispatchers),
         "cpu": cpu,

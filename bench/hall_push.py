@@ -41,32 +41,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import latency_summary
+
 SECRET = "bench-secret-" + "x" * 40
 PASSWORD = "bench-pass-1"
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(at(0.95) * 1000, 1),
-        "p99_ms": round(at(0.99) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
 
 
 def build_app(tmp: Path) -> Any:
@@ -310,7 +294,11 @@ def main() -> None:
         )
         time.sleep(1.0)
         values, lost = latencies(sent, raw.collect())
-        report["baseline_raw_emit"] = {**percentiles(values), "lost": lost, "clients": raw.count}
+        report["baseline_raw_emit"] = {
+            **latency_summary(values),
+            "lost": lost,
+            "clients": raw.count,
+        }
         del raw_ns
 
         # 2. Hall: bus publish -> /hall batches -> displays.
@@ -338,7 +326,7 @@ def main() -> None:
         time.sleep(2.0)
         values, lost = latencies(sent, sockets.collect())
         report["hall_socket_displays"] = {
-            **percentiles(values),
+            **latency_summary(values),
             "lost": lost,
             "displays": sockets.count,
         }
@@ -348,7 +336,7 @@ def main() -> None:
             browser_seen.append({int(k): v / 1000.0 for k, v in seen.items()})
         values, lost = latencies(sent, browser_seen)
         report["hall_browser_visible"] = {
-            **percentiles(values),
+            **latency_summary(values),
             "lost": lost,
             "browsers": len(browsers),
         }
@@ -357,7 +345,7 @@ def main() -> None:
             for driver in browsers
         ]
         values, lost = latencies(sent, browser_got)
-        report["hall_browser_socket_received"] = {**percentiles(values), "lost": lost}
+        report["hall_browser_socket_received"] = {**latency_summary(values), "lost": lost}
         # Main-thread tasks over 50 ms during the phase (what delays a row most).
         long_tasks = [driver.execute_script("return window.__long") for driver in browsers]
         report["browser_long_tasks"] = [
