@@ -1,4 +1,5 @@
-"""Integration fixtures: Socket.IO clients over real websockets against ``live_server``."""
+"""Integration fixtures: Socket.IO clients over real websockets against ``live_server``, and the
+hall tests' reference data and users."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ from typing import Any
 
 import pytest
 import socketio
+from flask import Flask
+
+from dispatch.services import seed
+from tests.integration.api.helpers import CITY, TOWN_A, add_user
 
 CONNECT_TIMEOUT = 10
 CLOSE_TIMEOUT = 0.2
+
+
+@pytest.fixture
+def people(app: Flask) -> None:
+    """Reference data, a city duty officer ``duty`` and a township mediator ``towny``."""
+    rt = app.extensions["cc"]
+    with rt.session_factory.begin() as db:
+        seed.seed_reference(db, rt.regions, rt.reference)
+    add_user(app, "duty", "duty_officer", CITY)
+    add_user(app, "towny", "mediator", TOWN_A)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from dash import no_update
 from flask import Flask, session
 
 from dispatch.db.models import Case, User
 from dispatch.services import seed
 from layouts import hall
-from tests.integration.api.helpers import CITY, TOWN_A, TOWN_B, add_user
+from tests.integration.api.helpers import CITY, TOWN_A, TOWN_B
 
 # Both database backends (the default parametrization of database_url).
 
@@ -37,15 +36,6 @@ def signed_in(app: Flask, username: str) -> Iterator[None]:
     with app.test_request_context("/_dash-update-component", headers={"Accept-Language": "zh-CN"}):
         session["uid"], session["gen"] = uid, gen
         yield
-
-
-@pytest.fixture
-def people(app: Flask) -> None:
-    rt = app.extensions["cc"]
-    with rt.session_factory.begin() as db:
-        seed.seed_reference(db, rt.regions, rt.reference)
-    add_user(app, "duty", "duty_officer", CITY)
-    add_user(app, "towny", "mediator", TOWN_A)
 
 
 def save_args(**over: Any) -> list[Any]:

@@ -10,23 +10,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch.services import seed
 from layouts.rooms.station import STATION
-from tests.integration.api.helpers import CITY, PASSWORD, TOWN_A, add_user
+from tests.integration.api.helpers import PASSWORD
 from tests.integration.test_hall_callbacks import signed_in
 
 #: ``layouts.pages.rooms.STATION_LINK``: Dash imports page modules under its own names, and a
 #: second import under ``layouts.pages`` would register their paths twice.
 STATION_LINK = "room-video-station-link"
-
-
-@pytest.fixture
-def people(app: Flask) -> None:
-    rt = app.extensions["cc"]
-    with rt.session_factory.begin() as db:
-        seed.seed_reference(db, rt.regions, rt.reference)
-    add_user(app, "duty", "duty_officer", CITY)
-    add_user(app, "towny", "mediator", TOWN_A)
 
 
 def page_json(path: str) -> str:

@@ -83,15 +83,6 @@ def display(factory: Any, cookie: str) -> Inbox:
     return inbox
 
 
-@pytest.fixture
-def people(app: Flask) -> None:
-    rt = app.extensions["cc"]
-    with rt.session_factory.begin() as db:
-        seed.seed_reference(db, rt.regions, rt.reference)
-    add_user(app, "duty", "duty_officer", CITY)
-    add_user(app, "towny", "mediator", TOWN_A)
-
-
 @SQLITE_ONLY
 def test_display_without_a_session_is_refused(live_server: str) -> None:
     client = socketio.Client(reconnection=False)
