@@ -95,9 +95,8 @@ def slim_case(case: dict[str, Any]) -> dict[str, Any]:
 class HallHub:
     """Collects bus events per room and flushes them as numbered batches."""
 
-    def __init__(self, runtime: Runtime, flush_seconds: float = FLUSH_SECONDS) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._seq: dict[str, int] = {}
@@ -192,10 +191,10 @@ class HallHub:
 
     def run(self) -> None:
         # A fixed cadence (the flush's own time is not added to the wait), so an event waits
-        # at most ``flush_seconds`` plus one flush.
+        # at most ``FLUSH_SECONDS`` plus one flush.
         deadline = time.monotonic()
         while not self._stop.is_set():
-            deadline = max(deadline + self.flush_seconds, time.monotonic())
+            deadline = max(deadline + FLUSH_SECONDS, time.monotonic())
             self.runtime.socketio.sleep(max(0.0, deadline - time.monotonic()))
             try:
                 self.flush()
