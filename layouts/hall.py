@@ -349,7 +349,8 @@ def read_figures(runtime: Runtime, actor: Actor, lang: str) -> dict[str, Any]:
         counts = overview.open_by_township(db, actor.scope, runtime.regions)
         duty = overview.on_duty(db, actor.scope, runtime.regions)
     return {
-        "tiles": kpi_tiles(periods, lang),
+        # The tiles are built from the periods at first render only; refreshes send the values.
+        "periods": periods,
         "kpi": kpi_values(periods),
         "supervision": supervision_board(sup, runtime.regions, lang),
         "league": league_table(table, runtime.regions, lang),
@@ -476,7 +477,7 @@ def layout(**_query: Any) -> Any:
             dcc.Store(id=HALL_CAMERA_PICK),
             dcc.Interval(id=HALL_INTERVAL, interval=60_000),
             header,
-            html.Div(figs["tiles"], id=HALL_KPI, className="hall-kpi"),
+            html.Div(kpi_tiles(figs["periods"], lang), id=HALL_KPI, className="hall-kpi"),
             panel(t("hall.stream.title", lang), [], HALL_STREAM, cls="area-stream"),
             panel(
                 t("hall.sup.title", lang),
