@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
@@ -171,23 +172,74 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
     actor = system_actor(regions.city.code, settings.lang)
     from console.i18n import t
 
+    lang = settings.lang
     try:
         with factory.begin() as db:
-            report = imports.import_cases(db, deps, actor, path.read_bytes(), fmt)  # type: ignore[arg-type]
+            report = imports.import_cases(
+                db,
+                deps,
+                actor,
+                path.read_bytes(),
+                fmt,  # type: ignore[arg-type]
+                progress=ImportProgress(lang, sys.stderr),
+            )
     finally:
         engine.dispose()
     if report.errors:
-        print(t("errors.import_rejected", settings.lang, count=len(report.errors)), file=sys.stderr)
+        print(t("errors.import_rejected", lang, count=len(report.errors)), file=sys.stderr)
         for error in report.errors[:500]:
             problems = "; ".join(
-                f"{k}: {t(f'problems.{v}', settings.lang)}" for k, v in error.fields.items()
+                f"{k}: {t(f'problems.{v}', lang)}" for k, v in error.fields.items()
             )
-            print(f"  line {error.line}: {problems}", file=sys.stderr)
+            print(f"  {t('cli.import_line', lang, line=error.line)}: {problems}", file=sys.stderr)
+        if len(report.errors) > 500:
+            print(
+                f"  {t('cli.import_more', lang, count=len(report.errors) - 500)}", file=sys.stderr
+            )
         return 1
     print(
-        f"{report.rows} rows: {report.imported} imported, {report.unchanged} already present (unchanged)"
+        t(
+            "cli.import_done",
+            lang,
+            rows=report.rows,
+            imported=report.imported,
+            unchanged=report.unchanged,
+        )
     )
     return 0
+
+
+class ImportProgress:
+    """Progress of a long import on stderr, in the operator's language: one line rewritten in
+    place on a terminal; on a pipe or log file, one line per tenth of the file. Files below
+    ``imports.PARALLEL_MIN_ROWS`` lines finish too fast to need it and print nothing."""
+
+    def __init__(self, lang: str, stream: TextIO) -> None:
+        self.lang = lang
+        self.stream = stream
+        self.terminal = stream.isatty()
+        self.last_tenth: dict[str, int] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        from console.i18n import t
+        from dispatch.services.imports import PARALLEL_MIN_ROWS
+
+        if total < PARALLEL_MIN_ROWS:
+            return
+        tenth = done * 10 // total
+        if not self.terminal and self.last_tenth.get(phase, -1) >= tenth:
+            return
+        self.last_tenth[phase] = tenth
+        text = t(
+            f"cli.import_{phase}",
+            self.lang,
+            done=f"{done:,}",
+            total=f"{total:,}",
+            percent=done * 100 // total,
+        )
+        end = "\n" if not self.terminal or done >= total else ""
+        self.stream.write(("\r" if self.terminal else "") + text + end)
+        self.stream.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:

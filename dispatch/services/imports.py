@@ -808,6 +808,7 @@ def import_cases(
     regions_parents: Mapping[str, tuple[str, str]] | None = None,
     *,
     parallel: bool | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import a CSV or JSON Lines file of cases, all or nothing, idempotent on ``external_id``.
 
@@ -823,6 +824,10 @@ def import_cases(
             from the rows' resolved region paths when not given.
         parallel: validate in a child process while writing (``None``: when the file has at
             least ``PARALLEL_MIN_ROWS`` lines and this process may fork safely).
+        progress: called as ``progress(phase, done, total)`` while a long import runs:
+            ``"check"`` every ``PROGRESS_ROWS`` rows validated (single-process path) and
+            ``"write"`` after each chunk written; ``total`` is the file's line count (an
+            estimate until the end) and ``done`` never exceeds it.
 
     Returns:
         The report. When ``report.errors`` is not empty nothing was written.
@@ -847,21 +852,56 @@ def import_cases(
             content = _decode(data)
         except _FileError as err:
             return ImportReport(errors=[RowError(err.line, None, err.fields)])
+        lines = content.count("\n")
         if parallel is None:
-            parallel = content.count("\n") >= PARALLEL_MIN_ROWS and fork_is_safe()
+            parallel = lines >= PARALLEL_MIN_ROWS and fork_is_safe()
+        # Data lines (a CSV's first line is its header); never below what is reported done.
+        tracker = _Tracker(progress, max(lines - (fmt == "csv"), 1))
         try:
             if parallel and session.get_bind().dialect.name in _WRITERS:
-                report = _import_parallel(session, ctx, content, fmt, regions_parents)
+                report = _import_parallel(session, ctx, content, fmt, regions_parents, tracker)
                 if report is not None:
                     return report
                 # Some external ids exist already: the serial path sorts them out.
                 logger.info("import: known external ids in a big file, importing serially")
-            return _import(session, ctx, content, fmt, regions_parents)
+            return _import(session, ctx, content, fmt, regions_parents, tracker)
         except _unique_violations() as err:
             # Another transaction wrote some of these external ids after this one looked them
             # up. The caller's transaction fails as a whole; sending the file again is safe.
             logger.warning("import: external ids written concurrently by another import: %s", err)
             raise Conflict("import_conflict") from err
+
+
+#: ``progress(phase, done, total)``: see ``import_cases``.
+Progress = Callable[[str, int, int], None]
+#: Rows between two "check" progress calls on the single-process path.
+PROGRESS_ROWS = 5_000
+
+
+class _Tracker:
+    """Forwards progress to the caller's callback, if any, keeping ``done <= total`` (the
+    line count is only an estimate of the rows: blank lines, quoted newlines)."""
+
+    def __init__(self, callback: Progress | None, total: int) -> None:
+        self.callback = callback
+        self.total = total
+
+    def __call__(self, phase: str, done: int) -> None:
+        if self.callback is not None:
+            self.total = max(self.total, done)
+            self.callback(phase, done, self.total)
+
+    def checked(self, rows: Iterator[CaseRecord], report: ImportReport) -> Iterator[CaseRecord]:
+        """``rows`` unchanged, with a "check" call every ``PROGRESS_ROWS`` rows read."""
+        if self.callback is None:
+            yield from rows
+            return
+        mark = PROGRESS_ROWS
+        for record in rows:
+            if report.rows >= mark:
+                self("check", report.rows)
+                mark = report.rows + PROGRESS_ROWS
+            yield record
 
 
 def _unique_violations() -> tuple[type[Exception], ...]:
@@ -919,11 +959,12 @@ def _import(
     content: str,
     fmt: Format,
     regions_parents: Mapping[str, tuple[str, str]] | None,
+    tracker: _Tracker,
 ) -> ImportReport:
     report = ImportReport()
     lines: dict[str, int] = {}
     try:
-        records = list(_checked(content, fmt, ctx, report, lines))
+        records = list(tracker.checked(_checked(content, fmt, ctx, report, lines), report))
     except _FileError as err:
         report.errors.append(RowError(err.line, None, err.fields))
     if report.errors:
@@ -949,8 +990,10 @@ def _import(
     parents: Mapping[str, tuple[str, str]] = regions_parents or {
         r.township_code: (r.county_code, r.city_code) for r in new
     }
+    tracker("check", report.rows)
     write_cases(session, new, parents, ctx.actor)
     report.imported = len(new)
+    tracker("write", report.rows)
     _announce(session, len(new), {r.township_code for r in new})
     return report
 
@@ -1061,6 +1104,7 @@ def _import_parallel(
     content: str,
     fmt: Format,
     regions_parents: Mapping[str, tuple[str, str]] | None,
+    tracker: _Tracker,
 ) -> ImportReport | None:
     """Validate in a forked child while this process writes the chunks already checked.
 
@@ -1121,6 +1165,7 @@ def _import_parallel(
                         break
                     write(cur, message.rows)
                     imported += len(message.external_ids)
+                    tracker("write", imported)
                 else:
                     _, rows, errors, delta, parents = message
         if not known and not errors:

@@ -97,18 +97,40 @@ def test_import_cases_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert run_cli("init-db", env=cli_env).returncode == 0
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + GOOD + BAD, encoding="utf-8")
+    # The operator's language is zh-CN unless configured otherwise.
     rejected = run_cli("import-cases", str(bad), env=cli_env)
     assert rejected.returncode == 1
+    assert "导入失败：1 行有误" in rejected.stderr
+    assert "第 3 行" in rejected.stderr and "severity: 不是有效的选项" in rejected.stderr
+    assert "received_at: 时间须带时区" in rejected.stderr
+    english = run_cli("import-cases", str(bad), env={**cli_env, "CC_LANG": "en"})
+    assert english.returncode == 1
     assert (
-        "line 3" in rejected.stderr
-        and "severity" in rejected.stderr
-        and "received_at" in rejected.stderr
+        "line 3" in english.stderr
+        and "severity: not a valid choice" in english.stderr
+        and "received_at: time needs a time zone" in english.stderr
     )
     good = tmp_path / "good.csv"
     good.write_text(HEADER + GOOD, encoding="utf-8")
-    first = run_cli("import-cases", str(good), env=cli_env)
+    first = run_cli("import-cases", str(good), env={**cli_env, "CC_LANG": "en"})
     assert first.returncode == 0 and "1 imported" in first.stdout, first.stderr
+    assert "Written" not in first.stderr  # a small file finishes before progress matters
     second = run_cli("import-cases", str(good), env=cli_env)
-    assert "0 imported, 1 already present" in second.stdout
+    assert "共 1 行：导入 0 条，已存在（未变更）1 条" in second.stdout
     seeded = run_cli("seed-demo", "--cases", "300", "--if-empty", env=cli_env)
     assert seeded.returncode == 0 and "nothing to do" in seeded.stdout
+
+
+def test_import_of_a_big_file_shows_progress(cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert run_cli("init-db", env=cli_env).returncode == 0
+    rows = [GOOD.replace("X-1,", f"P-{i},", 1) for i in range(6_000)]
+    big = tmp_path / "big.csv"
+    big.write_text(HEADER + "".join(rows), encoding="utf-8")
+    result = run_cli("import-cases", str(big), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "共 6000 行：导入 6000 条" in result.stdout
+    # Not a terminal: one line per tenth written, ending at the whole file.
+    progress = [line for line in result.stderr.splitlines() if line.startswith("已写入")]
+    assert len(progress) >= 2, result.stderr
+    assert progress[-1] == "已写入：6,000 / 6,000 行（100%）"
+    assert len(progress) == len(set(progress))

@@ -795,3 +795,40 @@ def test_parallel_import_reports_file_level_problems(
     assert report.errors[0].line == line
     assert fields.items() <= report.errors[0].fields.items()
     assert report.imported == 0 and counts(factory)["cases"] == 0
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("parallel", [False, True])
+def test_progress_reaches_the_whole_file_and_never_goes_back(
+    factory: sessionmaker[Session],
+    deps: Deps,
+    regions: RegionTree,
+    parallel: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(imports, "PROGRESS_ROWS", 50)
+    calls: list[tuple[str, int, int]] = []
+    with factory.begin() as session:
+        report = import_cases(
+            session,
+            deps,
+            city_actor(regions),
+            to_csv(demo_rows(regions, deps, NOW, 230)),
+            "csv",
+            parallel=parallel,
+            progress=lambda *call: calls.append(call),
+        )
+    assert report.imported == 230
+    writes = [(done, total) for phase, done, total in calls if phase == "write"]
+    checks = [(done, total) for phase, done, total in calls if phase == "check"]
+    assert writes[-1] == (230, 230)
+    if parallel:
+        # One call a chunk written (70 rows a chunk; the first chunk is smaller).
+        assert len(writes) >= 230 // 70 and not checks
+    else:
+        # Every 50 rows checked, then the whole file checked and written.
+        assert [done for done, _ in checks] == [50, 100, 150, 200, 230]
+        assert writes == [(230, 230)]
+    for series in (writes, checks):
+        dones = [done for done, _ in series]
+        assert dones == sorted(dones) and all(done <= total for done, total in series)
