@@ -201,29 +201,24 @@ def _float_amount(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values if amount is None else (*values[:20], float(amount), *values[21:])
 
 
+def on_empty_database(backend: str, measure: Callable[[Engine], Any]) -> Any:
+    """``measure(engine)`` on a new, migrated database, so every measurement starts from the
+    same empty tables."""
+    with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
+        engine = make_engine(url)
+        try:
+            return measure(engine)
+        finally:
+            engine.dispose()
+
+
 def run(backend: str, n: int, data: str, parallel: bool | None) -> Result:
-    # Each measurement gets a new database, so both start from the same empty tables.
-    with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
-        engine = make_engine(url)
-        try:
-            import_s, commit_s, ran_parallel, cpu_s, child_cpu_s = timed_import(
-                engine, data, parallel
-            )
-        finally:
-            engine.dispose()
+    import_s, commit_s, ran_parallel, cpu_s, child_cpu_s = on_empty_database(
+        backend, lambda engine: timed_import(engine, data, parallel)
+    )
     records = records_of(data)
-    with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
-        engine = make_engine(url)
-        try:
-            raw_rate = raw_baseline(engine, backend, records)
-        finally:
-            engine.dispose()
-    with fresh_database(backend, "cc_bench_import", WORK_DIR / "import.db") as url:
-        engine = make_engine(url)
-        try:
-            raw_all = raw_all_rows(engine, backend, records)
-        finally:
-            engine.dispose()
+    raw_rate = on_empty_database(backend, lambda engine: raw_baseline(engine, backend, records))
+    raw_all = on_empty_database(backend, lambda engine: raw_all_rows(engine, backend, records))
     return Result(
         backend, n, ran_parallel, import_s, commit_s, cpu_s, child_cpu_s, raw_rate, raw_all
     )
