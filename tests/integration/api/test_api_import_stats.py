@@ -108,3 +108,52 @@ def test_year_on_year(app: Flask, client: FlaskClient) -> None:
     assert "previous_year" in body, body
     assert body["previous_year"]["received"] == 4
     assert body["year_on_year"]["received"] == pytest.approx(-0.25)
+
+
+def test_a_big_import_runs_in_a_worker_process_and_answers_the_same(
+    app: Flask, client: FlaskClient
+) -> None:
+    from console.api.imports import WORKER_MIN_LINES
+    from dispatch.realtime import channels
+
+    runtime = app.extensions["cc"]
+    heard: list[dict[str, object]] = []
+    runtime.bus.subscribe(channels.CASES, lambda _channel, payload: heard.append(payload))
+    add_user(app, "county", "commander", COUNTY_A)
+    add_user(app, "analyst1", "analyst", COUNTY_A)
+    auth = {**token(client, "county"), "Content-Type": "application/x-ndjson"}
+    count = WORKER_MIN_LINES + 100
+    rows = [row(f"B{i}") for i in range(count)]
+
+    # One bad row deep in the file: nothing is written, the line is reported.
+    bad = list(rows)
+    bad[count - 50] = row(f"B{count - 50}", category="aliens")
+    rejected = client.post("/api/v1/import?format=jsonl", data=jsonl(*bad).encode(), headers=auth)
+    assert rejected.status_code == 422, rejected.get_json()
+    details = rejected.get_json()["error"]["details"]
+    assert [r["line"] for r in details["rows"]] == [count - 49]
+    assert details["rows"][0]["fields"]["category"]["code"] == "invalid_choice"
+    assert client.get("/api/v1/cases", headers=auth).get_json()["total"] == 0
+
+    done = client.post("/api/v1/import?format=jsonl", data=jsonl(*rows).encode(), headers=auth)
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json() == {"rows": count, "imported": count, "unchanged": 0, "errors": []}
+    assert client.get("/api/v1/cases", headers=auth).get_json()["total"] == count
+    summary = client.get(
+        f"/api/v1/stats/summary?region={COUNTY_A}&from=2026-03-01&to=2026-04-01", headers=auth
+    ).get_json()
+    assert summary["received"] == count
+    # The worker's events reach this process's bus (the hall refreshes on them).
+    assert {"type": "cases_imported", "count": count} in heard
+    # The spooled upload is gone.
+    assert list((runtime.settings.data_dir / "imports").iterdir()) == []
+
+    again = client.post("/api/v1/import?format=jsonl", data=jsonl(*rows).encode(), headers=auth)
+    assert again.get_json()["unchanged"] == count and again.get_json()["imported"] == 0
+
+    # A refusal inside the worker comes back as the same error.
+    analyst = {**token(client, "analyst1"), "Content-Type": "application/x-ndjson"}
+    more = jsonl(*(row(f"C{i}") for i in range(count)))
+    refused = client.post("/api/v1/import?format=jsonl", data=more.encode(), headers=analyst)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "forbidden"
