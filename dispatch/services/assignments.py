@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy import Select, Table, func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from dispatch.db.models import (
     ActionReceipt,
@@ -37,7 +37,7 @@ from dispatch.domain.codes import Level, Role, Severity
 from dispatch.domain.errors import Forbidden, NotFound, ValidationFailed
 from dispatch.domain.supervision import deadlines_for
 from dispatch.realtime import channels
-from dispatch.services import audit
+from dispatch.services import audit, delivery
 from dispatch.services import cases as case_service
 from dispatch.services.context import Actor
 from dispatch.services.deps import Deps
@@ -74,21 +74,28 @@ class ActionIn(_Strict):
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=80)
 
 
-def _target(session: Session, kind: TargetKind, target_id: int) -> tuple[str, str]:
-    """(display name, region code) of a target; NotFound when it does not exist."""
+def _target(
+    session: Session, kind: TargetKind, target_id: int
+) -> tuple[str, str, list[int] | None]:
+    """(display name, region code, members) of a target; NotFound when it does not exist.
+
+    ``members`` are the users a delivery goes to when the target is a person (the user, if
+    active), known from the row read here; None for a department or team (looked up by the
+    outbox).
+    """
     if kind is TargetKind.DEPARTMENT:
         dept = session.get(Department, target_id)
         if dept:
-            return dept.name_zh, dept.region_code
+            return dept.name_zh, dept.region_code, None
     elif kind is TargetKind.TEAM:
         team = session.get(Team, target_id)
         if team:
-            return team.name, team.region_code
+            return team.name, team.region_code, None
     else:
         user = session.get(User, target_id)
         wanted = Role.MEDIATOR if kind is TargetKind.MEDIATOR else Role.GRID_WORKER
         if user and user.role == wanted.value:
-            return user.display_name, user.region_code
+            return user.display_name, user.region_code, [user.id] if user.active else []
     raise ValidationFailed(fields={"targets": "unknown_target"})
 
 
@@ -148,8 +155,9 @@ def summon(
     now = deps.now()
     if CaseState(case.state) in (CaseState.INTAKE, CaseState.REVIEW):
         case_service.apply_action(session, deps, actor, case, CaseAction.TRIAGE, {})
-    # One query per target table, one flush for all the new assignments (ids in target order),
-    # then the events, audit rows and bus messages: same rows as one flush per target.
+    # One query per target table, one INSERT for all the new assignments (ids in target
+    # order), then the events, audit rows and bus messages: the same rows as one flush per
+    # target.
     loaded = _preload_targets(session, data.targets)
     deadlines = deadlines_for(
         deps.deadline_rules,
@@ -160,9 +168,12 @@ def summon(
     )
     created: list[Assignment] = []
     names: list[str] = []
-    ids = iter(_reserve_assignment_ids(session, len(data.targets)))
+    rows: list[dict[str, Any]] = []
+    members: dict[tuple[str, int], list[int]] = {}
     for target in data.targets:
-        name, region = _target(session, target.kind, target.id)
+        name, region, people = _target(session, target.kind, target.id)
+        if people is not None:
+            members[(target.kind.value, target.id)] = people
         accept_by = (
             now + timedelta(minutes=target.accept_minutes)
             if target.accept_minutes
@@ -175,31 +186,46 @@ def summon(
         )
         if accept_by >= finish_by:
             raise ValidationFailed(fields={"targets": "accept_after_finish"})
-        assignment = Assignment(
-            case_id=case.id,
-            target_kind=target.kind.value,
-            target_id=target.id,
-            target_name=name,
-            region_code=region,
-            state=AssignmentState.OFFERED.value,
-            level=case.level,
-            instructions=target.instructions,
-            offered_at=now,
-            accept_by=accept_by,
-            finish_by=finish_by,
-            card="none",
-            supervision=[],
-            created_by=actor.user_id or None,
-            version=1,
+        rows.append(
+            {
+                "case_id": case.id,
+                "target_kind": target.kind.value,
+                "target_id": target.id,
+                "target_name": name,
+                "region_code": region,
+                "state": AssignmentState.OFFERED.value,
+                "level": case.level,
+                "instructions": target.instructions,
+                "offered_at": now,
+                "accept_by": accept_by,
+                "finish_by": finish_by,
+                "accepted_at": None,
+                "finished_at": None,
+                "refused_reason": None,
+                "outcome": None,
+                "card": "none",
+                "supervision": [],
+                "created_by": actor.user_id or None,
+                "version": 1,
+            }
         )
-        reserved = next(ids, None)
-        if reserved is not None:
-            assignment.id = reserved
-        session.add(assignment)
-        created.append(assignment)
         names.append(name)
     del loaded
+    # The rows go in as one Core INSERT, not through the unit of work (whose flush of ten
+    # objects cost more than the rest of the summon), and are then attached to the session
+    # as persistent objects: every column is set, so reading one never loads it again, and a
+    # later change to one in this transaction is flushed as usual. The outbox hook sees only
+    # what the ORM flushes, so the new assignments are handed to it here. Pending ORM changes
+    # (the case's triage step and its timeline event) are flushed first, so rows keep the
+    # order in which they were made.
     session.flush()
+    conn = session.connection()
+    for row, new_id in zip(rows, _insert_assignments(session, rows), strict=True):
+        assignment = Assignment(id=new_id, **row)
+        make_transient_to_detached(assignment)
+        session.add(assignment)
+        created.append(assignment)
+    delivery.note_offered(session, created, case, members)
     case_summary = case_service.summary(case)
     events: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
@@ -226,10 +252,25 @@ def summon(
     # objects, each would be its own INSERT ... RETURNING id on SQLite (the ORM fetches every
     # new primary key, and SQLite cannot return a batch's keys in a guaranteed order), i.e. 20
     # round trips for 10 targets. Nobody reads those ids here.
-    conn = session.connection()
-    conn.execute(insert(_EVENTS), events)
-    conn.execute(insert(_AUDIT), entries)
+    delivery.insert_many(conn, _EVENTS, events)
+    delivery.insert_many(conn, _AUDIT, entries)
     return created
+
+
+def _insert_assignments(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert assignment rows (one statement); their ids, in the order of ``rows``."""
+    conn = session.connection()
+    ids = _reserve_assignment_ids(session, len(rows))
+    if ids:
+        delivery.insert_many(
+            conn, _ASSIGNMENTS, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)]
+        )
+        return ids
+    # One row (or a dialect without reserved ids): the database hands out the key.
+    return [
+        int(conn.execute(insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id), row).scalar_one())
+        for row in rows
+    ]
 
 
 def _reserve_assignment_ids(session: Session, count: int) -> list[int]:

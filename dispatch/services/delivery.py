@@ -15,6 +15,7 @@ when the recipient reconnects (``seq > last_seq``).
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +23,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    String,
+    Table,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
@@ -46,6 +60,11 @@ _NOTED = "cc_delivery_noted"  # assignment -> kind, collected by after_flush
 # so a case the caller no longer references would be read again just for its summary.
 _HELD_CASES = "cc_delivery_cases"
 _WRITTEN = "cc_delivery_written"  # Pushed items waiting for the commit
+# Recipients already known to the writer of the assignments ((kind, id) -> user ids), so the
+# outbox need not look them up again (summon has just read those users' rows).
+_KNOWN_MEMBERS = "cc_delivery_members"
+# Set in the info of every session of a factory with the hook installed (see ``install``).
+_ACTIVE = "cc_delivery_outbox"
 
 #: First re-send of an unacknowledged delivery after this long; doubles per attempt.
 FIRST_RETRY = timedelta(seconds=3)
@@ -86,11 +105,19 @@ def recipients(session: Session, assignment: Assignment) -> list[int]:
 
 
 def _recipients_of(
-    session: Session, targets: Iterable[tuple[str, int]]
+    session: Session,
+    targets: Iterable[tuple[str, int]],
+    known: dict[tuple[str, int], list[int]] | None = None,
 ) -> dict[tuple[str, int], list[int]]:
-    """Members of each (kind, id) target, one query for all of them."""
+    """Members of each (kind, id) target, one query for all of them (none if all ``known``)."""
     wanted = set(targets)
-    found: dict[tuple[str, int], list[int]] = {t: [] for t in wanted}
+    found: dict[tuple[str, int], list[int]] = {}
+    if known:
+        found.update({t: list(known[t]) for t in wanted if t in known})
+        wanted -= set(found)
+    if not wanted:
+        return found
+    found.update({t: [] for t in wanted})
     by_column: dict[str, set[int]] = {}
     for kind, target_id in wanted:
         by_column.setdefault(_MEMBER_COLUMN.get(kind, "id"), set()).add(target_id)
@@ -147,20 +174,36 @@ def _advance(session: Session, counts: dict[int, int]) -> dict[int, int]:
     users = sorted(counts)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            select(table.c.user_id)
-            .where(table.c.user_id.in_(users))
-            .order_by(table.c.user_id)
-            .with_for_update()
+        # Two fixed statements with array parameters: the same SQL text whatever the number of
+        # users, so psycopg prepares them once (an IN list and a CASE per user made a new
+        # statement to build, compile and parse for every size of batch).
+        conn.execute(_PG_LOCK_CURSORS, {"users": users}).all()
+        rows = conn.execute(
+            _PG_ADVANCE_CURSORS, {"users": users, "counts": [counts[u] for u in users]}
         ).all()
-    step = case(counts, value=table.c.user_id)
-    rows = conn.execute(
-        update(table)
-        .where(table.c.user_id.in_(users))
-        .values(last_seq=table.c.last_seq + step)
-        .returning(table.c.user_id, table.c.last_seq)
-    ).all()
+    else:
+        step = case(counts, value=table.c.user_id)
+        rows = conn.execute(
+            update(table)
+            .where(table.c.user_id.in_(users))
+            .values(last_seq=table.c.last_seq + step)
+            .returning(table.c.user_id, table.c.last_seq)
+        ).all()
     return {int(user_id): int(last) - counts[int(user_id)] + 1 for user_id, last in rows}
+
+
+#: PostgreSQL: lock the cursor rows of a batch in user order, so two transactions writing to
+#: overlapping sets of users queue up instead of deadlocking.
+_PG_LOCK_CURSORS = text(
+    "SELECT user_id FROM delivery_cursors WHERE user_id = ANY(CAST(:users AS integer[])) "
+    "ORDER BY user_id FOR UPDATE"
+)
+#: PostgreSQL: advance the (locked) cursors by each user's count.
+_PG_ADVANCE_CURSORS = text(
+    "UPDATE delivery_cursors AS c SET last_seq = c.last_seq + n.count "
+    "FROM unnest(CAST(:users AS integer[]), CAST(:counts AS integer[])) AS n(user_id, count) "
+    "WHERE c.user_id = n.user_id RETURNING c.user_id, c.last_seq"
+)
 
 
 def _create_cursors(session: Session, users: Sequence[int]) -> None:
@@ -224,7 +267,11 @@ def enqueue_many(
     members = (
         {}
         if only is not None
-        else _recipients_of(session, [(a.target_kind, a.target_id) for a, _ in items])
+        else _recipients_of(
+            session,
+            [(a.target_kind, a.target_id) for a, _ in items],
+            session.info.get(_KNOWN_MEMBERS),
+        )
     )
     fixed = list(only) if only is not None else None
     held: dict[int, Case] = session.info.get(_HELD_CASES, {})
@@ -267,10 +314,83 @@ def enqueue_many(
             }
         )
         written.append(Pushed(user_id, seq, payload))
-    if rows:
-        session.connection().execute(insert(_DELIVERIES), rows)
+    insert_many(session.connection(), _DELIVERIES, rows)
     session.info.setdefault(_WRITTEN, []).extend(written)
     return written
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in one statement.
+
+    On PostgreSQL an ``executemany`` goes through psycopg's pipeline mode, which waits for the
+    socket once or more per row; under gevent each wait is a trip through the hub, and the
+    four batches of a 10-target summon took ≈100 of them. Here it is one
+    ``INSERT ... SELECT * FROM ROWS FROM (unnest(...), ...)``: a single round trip with a
+    fixed, prepared SQL text, one array per column. JSON columns go as one JSON array
+    (``json_array_elements``), not as an array of JSON texts, whose quoting psycopg does
+    character by character in Python. Values go through each column type's bind processing
+    as they would in an ``executemany``; JSON values are serialised with ``json.dumps`` like
+    SQLAlchemy's JSON type (``None`` stored as JSON ``null``). Elsewhere (SQLite: its
+    ``executemany`` runs in C) a plain ``executemany``.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < 2:
+        conn.execute(insert(table), list(rows))
+        return
+    names = tuple(rows[0])
+    statement, processors = _unnest_insert(conn, table, names)
+    params: dict[str, Any] = {}
+    for i, (name, process) in enumerate(zip(names, processors, strict=True)):
+        values = [row[name] for row in rows]
+        params[f"c{i}"] = (
+            json.dumps(values)
+            if process is _AS_JSON
+            else values
+            if process is None
+            else [process(v) for v in values]
+        )
+    conn.execute(statement, params)
+
+
+def _as_json(value: Any) -> Any:
+    return value  # a marker: the column's values are sent as one JSON array
+
+
+_AS_JSON = _as_json
+_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[Any, list[Any]]] = {}
+
+
+def _unnest_insert(
+    conn: Connection, table: Table, names: tuple[str, ...]
+) -> tuple[Any, list[Callable[[Any], Any] | None]]:
+    """The ``INSERT ... SELECT FROM ROWS FROM (...)`` of ``names``; each column's processor."""
+    key = (table.name, names)
+    cached = _UNNEST_INSERTS.get(key)
+    if cached is not None:
+        return cached
+    dialect = conn.dialect
+    sources: list[str] = []
+    processors: list[Callable[[Any], Any] | None] = []
+    for i, name in enumerate(names):
+        column = table.c[name]
+        if isinstance(column.type, JSON):
+            sources.append(f"json_array_elements(CAST(:c{i} AS JSON))")
+            processors.append(_AS_JSON)
+        else:
+            # Strings as TEXT: an explicit cast to VARCHAR(n) would cut a long value silently,
+            # where the INSERT's own (assignment) cast refuses it, as an executemany would.
+            sql_type = (
+                "TEXT" if isinstance(column.type, String) else column.type.compile(dialect=dialect)
+            )
+            sources.append(f"unnest(CAST(:c{i} AS {sql_type}[]))")
+            processors.append(column.type.bind_processor(dialect))
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT * FROM ROWS FROM ({', '.join(sources)})"
+    )
+    _UNNEST_INSERTS[key] = (statement, processors)
+    return statement, processors
 
 
 def _note(session: Session, assignment: Assignment, kind: str) -> None:
@@ -278,6 +398,29 @@ def _note(session: Session, assignment: Assignment, kind: str) -> None:
     # An assignment offered and changed in one transaction is announced once, as it ends up.
     first = noted.get(id(assignment))
     noted[id(assignment)] = (assignment, "offered" if first and first[1] == "offered" else kind)
+
+
+def note_offered(
+    session: Session,
+    assignments: Sequence[Assignment],
+    case_row: Case,
+    members: dict[tuple[str, int], list[int]] | None = None,
+) -> None:
+    """Announce new assignments written without the unit of work (a Core INSERT).
+
+    The ``after_flush`` hook sees only what the ORM flushes; a writer that inserts assignments
+    itself calls this in the same transaction, and their deliveries are written at the commit
+    exactly as for flushed ones. ``members``: recipients the writer already knows per
+    ``(kind, id)`` target (read in this transaction). Does nothing in a session whose factory
+    has no outbox installed, as the hook would.
+    """
+    if not session.info.get(_ACTIVE):
+        return
+    for assignment in assignments:
+        _note(session, assignment, "offered")
+    session.info.setdefault(_HELD_CASES, {}).setdefault(case_row.id, case_row)
+    if members:
+        session.info.setdefault(_KNOWN_MEMBERS, {}).update(members)
 
 
 def install(
@@ -297,6 +440,8 @@ def install(
     if factory in _INSTALLED:
         return False
     _INSTALLED.add(factory)
+    # Every session of the factory carries the flag (sessionmaker copies ``info`` into each).
+    factory.configure(info={**(factory.kw.get("info") or {}), _ACTIVE: True})
 
     @event.listens_for(factory, "after_flush")
     def _collect(session: Session, _ctx: object) -> None:
@@ -328,6 +473,7 @@ def install(
     @event.listens_for(factory, "after_commit")
     def _push(session: Session) -> None:
         session.info.pop(_HELD_CASES, None)
+        session.info.pop(_KNOWN_MEMBERS, None)
         written = session.info.pop(_WRITTEN, [])
         if written:
             try:
@@ -340,6 +486,7 @@ def install(
         session.info.pop(_NOTED, None)
         session.info.pop(_WRITTEN, None)
         session.info.pop(_HELD_CASES, None)
+        session.info.pop(_KNOWN_MEMBERS, None)
 
     return True
 
