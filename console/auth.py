@@ -87,6 +87,18 @@ def user_from_token(runtime: Runtime, db: Session, token: str) -> User:
     return user
 
 
+def check_token(runtime: Runtime, token: str) -> None:
+    """Raise Unauthorized unless ``token`` is valid and its user active at the same generation.
+
+    One Core query on a connection of its own (a connected phone re-checks its token on every
+    action event).
+    """
+    uid, gen = _claims(runtime, token)
+    with runtime.engine.connect() as conn:
+        if _live_user(conn, uid, gen) is None:
+            raise Unauthorized("token_revoked")
+
+
 def _live_user(conn: Connection, uid: int, gen: object) -> _UserRow | None:
     """The user row of ``uid`` if it is active and still at token generation ``gen``."""
     row: _UserRow | None = conn.execute(_ACTOR_ROW, {"uid": uid}).first()

@@ -208,11 +208,10 @@ class FieldNamespace(Namespace):
             Unauthorized: the token expired, or was revoked (token generation bumped, user
                 deactivated) after the socket connected.
         """
-        from console.auth import Unauthorized, user_from_token
+        from console.auth import Unauthorized, check_token
 
         try:
-            with self.runtime.session_factory() as db:
-                user_from_token(self.runtime, db, client.token)
+            check_token(self.runtime, client.token)
         except Unauthorized:
             logger.info("field user %s: token no longer valid; closing its socket", client.user_id)
             # Forget it at once (no more events, pushes, re-sends or replays), close it a moment
