@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    bindparam,
     case,
     func,
     insert,
@@ -41,6 +42,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
+from dispatch.db.base import UTCDateTime
 from dispatch.db.models import Assignment, Case, Delivery, DeliveryCursor, FieldPresence, User
 from dispatch.domain.assignments import TargetKind
 from dispatch.services import assignments as assignment_service
@@ -142,7 +144,7 @@ def _recipients_of(
             (("mediator", user_id), user_id),
             (("grid_worker", user_id), user_id),
         ):
-            if value is not None and key in found:
+            if value is not None and key in wanted:
                 found[key].append(user_id)
     return found
 
@@ -549,6 +551,19 @@ def acknowledge_pairs(session: Session, pairs: Sequence[tuple[int, int]], now: d
     """Acknowledge many ``(recipient_id, seq)`` pairs in one statement; repeats change nothing."""
     if not pairs:
         return 0
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # One fixed statement with two arrays: the IN list of pairs was new SQL (built,
+        # compiled and parsed) for every batch size, and this runs every 50 ms under load.
+        done = conn.execute(
+            _PG_ACKNOWLEDGE,
+            {
+                "recipients": [r for r, _ in pairs],
+                "seqs": [q for _, q in pairs],
+                "now": now,
+            },
+        )
+        return int(done.rowcount or 0)
     result = session.execute(
         update(Delivery)
         .where(
@@ -563,6 +578,14 @@ def acknowledge_pairs(session: Session, pairs: Sequence[tuple[int, int]], now: d
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+_PG_ACKNOWLEDGE = text(
+    "UPDATE deliveries AS d SET acked_at = :now, next_attempt_at = NULL, "
+    "delivered_at = coalesce(d.delivered_at, :now) "
+    "FROM unnest(CAST(:recipients AS integer[]), CAST(:seqs AS integer[])) AS a(recipient_id, seq) "
+    "WHERE d.recipient_id = a.recipient_id AND d.seq = a.seq AND d.acked_at IS NULL"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def last_seq(session: Session, user_id: int) -> int:
