@@ -395,11 +395,14 @@ class Dispatcher:
         self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         self.conn: http.client.HTTPConnection | None = None
         self.connections = 0
+        #: Seconds each summon took, request sent to response read (this process's view).
+        self.durations: list[float] = []
 
     def summon(self, case_id: int, user_ids: list[int]) -> None:
         body = json.dumps(
             {"targets": [{"kind": "grid_worker", "id": u} for u in user_ids]}
         ).encode()
+        started = time.perf_counter()
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -420,6 +423,7 @@ class Dispatcher:
                 continue
             if response.status != 201:
                 raise RuntimeError(f"summon answered {response.status}")
+            self.durations.append(time.perf_counter() - started)
             if response.will_close:
                 self.close()
             return
@@ -558,6 +562,7 @@ def run_dispatcher(
         "latency": latency_summary(latencies),
         "resent": resent_count(database_url),
         "http_connections": sum(d.connections for d in dispatchers),
+        "summon_call": latency_summary([t for d in dispatchers for t in d.durations]),
         "cpu": cpu,
     }
 
@@ -634,6 +639,7 @@ def main() -> None:
             "PYTHONPATH": str(REPO_ROOT),
             # The same extensions as the threading server (SERVER above).
             "BENCH_EXTENSIONS": "dispatch.realtime.field",
+            "BENCH_TIMING_FILE": str(tmp / "server_posts.json"),
         }
         command = [sys.executable, "-c", SERVER]
         if args.server == "gevent":
@@ -696,6 +702,9 @@ def main() -> None:
             with _pg_admin() as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'.encode())
 
+    timing = tmp / "server_posts.json"
+    if timing.exists():  # gevent server only: its POSTs as timed inside the web process
+        results["server_post"] = latency_summary(json.loads(timing.read_text()))
     paced, raw_paced = results["dispatch_paced"], results["raw_paced"]
     top, raw_top = results["dispatch_max"], results["raw_max"]
     results["ratio_max_rate"] = round(top["sustained_per_s"] / raw_top["sustained_per_s"], 3)
