@@ -54,7 +54,9 @@ if _timing_file:
 
     app.wsgi_app = _timed  # type: ignore[method-assign]
 
+    _path = _timing_file
+
     @atexit.register
     def _dump() -> None:
-        with open(_timing_file, "w") as out:
+        with open(_path, "w") as out:
             json.dump(_durations, out)
