@@ -11,6 +11,15 @@ daemon thread that
 Losing a batch of acknowledgements in a crash is harmless: those deliveries are re-sent and the
 client drops repeats by ``seq``. Delivery is at least once; effects are exactly once because
 every field action carries an idempotency key.
+
+Re-sends follow each phone's progress. A phone receives its deliveries in ``seq`` order on one
+socket and acknowledges what it receives, so a due delivery whose ``seq`` is above everything
+the phone has acknowledged, while the phone did acknowledge something within the last
+``FIRST_RETRY``, is still on its way (queued here, in the kernel or in the phone), not lost:
+its re-send is put off, without counting an attempt. Under overload (more summons than the
+process or the phones can carry) a timer-only retry re-sent hundreds of deliveries that were
+merely late, and each duplicate added to the queue that made them late. A delivery is re-sent
+as before when the phone has acknowledged a later one (this one was lost) or has gone quiet.
 """
 
 from __future__ import annotations
@@ -63,10 +72,16 @@ class DeliveryHub:
         self._acks: dict[int, set[int]] = defaultdict(set)
         # user -> (online, at, lat, lon): only the latest state matters.
         self._presence: dict[int, tuple[bool, datetime, float | None, float | None]] = {}
+        # user -> (highest seq acknowledged, monotonic time of the latest acknowledgement)
+        self._progress: dict[int, tuple[int, float]] = {}
+        #: How long a phone that acknowledges counts as alive (re-sends behind its progress
+        #: wait meanwhile): the first re-send interval.
+        self.patience = delivery_service.FIRST_RETRY.total_seconds()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.acked_total = 0
+        self.deferred_total = 0
 
     # -- sockets on this process ---------------------------------------------------------
     def attach(self, user_id: int, sid: str) -> None:
@@ -82,6 +97,7 @@ class DeliveryHub:
             sids.discard(sid)
             if not sids:
                 del self._sids[user_id]
+                self._progress.pop(user_id, None)
                 return True
             return False
 
@@ -115,6 +131,10 @@ class DeliveryHub:
 
     def acknowledge(self, user_id: int, seqs: Sequence[int]) -> None:
         """Queue acknowledgements (written within ``flush_interval``; repeats are harmless)."""
+        if seqs:
+            with self._lock:
+                high = self._progress.get(user_id, (0, 0.0))[0]
+                self._progress[user_id] = (max(high, *seqs), time.monotonic())
         self._note(self._acks, user_id, seqs)
 
     def note_presence(
@@ -209,21 +229,46 @@ class DeliveryHub:
             raise
 
     def resend_due(self) -> int:
-        """Re-send due, unacknowledged deliveries of users connected here. Returns the count."""
+        """Re-send due, unacknowledged deliveries of users connected here. Returns the count.
+
+        A due delivery beyond the progress of a phone that is still acknowledging is put off
+        instead (see the module docstring).
+        """
         users = self.local_users()
         if not users:
             return 0
         now = self._clock()
-        sent = 0
+        sent = deferred = 0
         for start in range(0, len(users), 200):
             chunk = users[start : start + 200]
             with self._factory.begin() as db:
                 rows = delivery_service.due(db, chunk, now)
-                for row in rows:
+                late = set(self._in_flight(rows))
+                resend = [row for row in rows if row.id not in late]
+                for row in resend:
                     message = {"seq": row.seq, **row.payload}
                     self._emit(EVENT, message, to=user_room(row.recipient_id), namespace=NAMESPACE)
-                delivery_service.mark_sent(db, rows, now)
-                sent += len(rows)
-        if sent:
-            logger.info("re-sent %d unacknowledged deliveries", sent)
+                delivery_service.mark_sent(db, resend, now)
+                delivery_service.put_off(
+                    db, [row for row in rows if row.id in late], now, self.patience
+                )
+                sent += len(resend)
+                deferred += len(late)
+        self.deferred_total += deferred
+        if sent or deferred:
+            logger.info(
+                "re-sent %d unacknowledged deliveries; %d still in flight put off", sent, deferred
+            )
         return sent
+
+    def _in_flight(self, rows: Sequence[Any]) -> list[int]:
+        """Ids of due ``rows`` still on their way to a phone that is acknowledging."""
+        now = time.monotonic()
+        with self._lock:
+            progress = dict(self._progress)
+        late = []
+        for row in rows:
+            high, at = progress.get(row.recipient_id, (0, float("-inf")))
+            if row.seq > high and now - at < self.patience:
+                late.append(row.id)
+        return late

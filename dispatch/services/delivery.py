@@ -528,6 +528,13 @@ def mark_sent(session: Session, rows: Sequence[Delivery], now: datetime) -> None
         row.next_attempt_at = now + backoff(row.attempts)
 
 
+def put_off(session: Session, rows: Sequence[Delivery], now: datetime, seconds: float) -> None:
+    """Move the next attempt of ``rows`` ``seconds`` later without counting a send."""
+    later = now + timedelta(seconds=seconds)
+    for row in rows:
+        row.next_attempt_at = later
+
+
 def acknowledge(session: Session, user_id: int, seqs: Sequence[int], now: datetime) -> int:
     """Mark deliveries acknowledged; repeats change nothing. Returns how many changed."""
     result = session.execute(

@@ -266,6 +266,49 @@ def test_unacknowledged_deliveries_are_resent(world: World, field: Connect) -> N
     wait_for(lambda: attempts() >= 2, what="re-send counted")
 
 
+def _make_due(world: World, user: str, seq: int) -> None:
+    with world.runtime.session_factory.begin() as db:
+        row = db.scalars(
+            select(Delivery).where(Delivery.recipient_id == world.ids[user], Delivery.seq == seq)
+        ).one()
+        row.next_attempt_at = world.runtime.deps.now()
+
+
+def _delivery(world: World, user: str, seq: int) -> Delivery:
+    with world.runtime.session_factory() as db:
+        return db.scalars(
+            select(Delivery).where(Delivery.recipient_id == world.ids[user], Delivery.seq == seq)
+        ).one()
+
+
+def test_resend_waits_while_the_phone_is_acknowledging_earlier_ones(
+    world: World, field: Connect
+) -> None:
+    """Due but beyond what a live phone has acknowledged: still in flight, put off."""
+    client, inbox = field("member1")
+    first, second = world.offer_team(), world.offer_team()
+    wait_for(lambda: inbox.of(first) and inbox.of(second), what="both sent")
+    assert call(client, "ack", {"seq": 1})["ok"]  # the phone is alive, at seq 1
+    _make_due(world, "member1", 2)
+    hub = world.runtime.extras["field_hub"]
+    wait_for(lambda: hub.deferred_total >= 1, what="re-send put off")
+    row = _delivery(world, "member1", 2)
+    assert row.attempts == 1 and row.acked_at is None
+    assert row.next_attempt_at is not None and row.next_attempt_at > world.runtime.deps.now()
+    assert inbox.seqs().count(2) == 1
+
+
+def test_resend_goes_when_a_later_delivery_was_acknowledged(world: World, field: Connect) -> None:
+    """Seq 1 not acknowledged while seq 2 was: seq 1 was lost, it is re-sent at once."""
+    client, inbox = field("member1")
+    first, second = world.offer_team(), world.offer_team()
+    wait_for(lambda: inbox.of(first) and inbox.of(second), what="both sent")
+    assert call(client, "ack", {"seq": 2})["ok"]
+    _make_due(world, "member1", 1)
+    wait_for(lambda: inbox.seqs().count(1) >= 2, timeout=5, what="re-send of the lost one")
+    wait_for(lambda: _delivery(world, "member1", 1).attempts >= 2, what="re-send counted")
+
+
 def test_forged_and_missing_tokens_are_refused(
     world: World, sio_client_factory: Callable[..., socketio.Client]
 ) -> None:
