@@ -8,14 +8,22 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.models import Case, RollupDay, RollupMonth
 from dispatch.domain.codes import MAJOR_SEVERITIES
 from dispatch.domain.jurisdiction import Scope
 from dispatch.domain.kpi import LOCAL_TZ, METRICS, Summary, summarise
+
+#: Counts already read during one summary, by what was read: the range and "everything
+#: before to" share the partial last day and the whole days of the current month.
+_Memo = dict[tuple[object, ...], Counter[str]]
+#: A select of any columns (SQLAlchemy types selects by their columns).
+_AnySelect = Select[*tuple[Any, ...]]
 
 
 def local_midnight(day: date) -> datetime:
@@ -32,17 +40,43 @@ def _sum(
     scope: Scope,
     lo: date | None,
     hi: date,
+    memo: _Memo,
 ) -> Counter[str]:
-    table = model.__table__
-    columns = [func.coalesce(func.sum(table.c[m]), 0) for m in METRICS]
-    stmt = select(*columns).where(table.c[scope.column] == scope.code, table.c.day < hi)
-    if lo is not None:
-        stmt = stmt.where(table.c.day >= lo)
-    row = session.execute(stmt).one()
+    key = (model.__tablename__, lo, hi)
+    if key not in memo:
+        memo[key] = _sum_sql(session, model, scope, lo, hi)
+    return memo[key]
+
+
+def _sum_sql(
+    session: Session,
+    model: type[RollupDay] | type[RollupMonth],
+    scope: Scope,
+    lo: date | None,
+    hi: date,
+) -> Counter[str]:
+    stmt = _sum_statement(model.__tablename__, scope.column, lo is not None)
+    row = session.connection().execute(stmt, {"code": scope.code, "lo": lo, "hi": hi}).one()
     return Counter(dict(zip(METRICS, (int(v) for v in row), strict=True)))
 
 
-def _whole_days(session: Session, scope: Scope, lo: date | None, hi: date) -> Counter[str]:
+@cache
+def _sum_statement(table_name: str, column: str, bounded_below: bool) -> _AnySelect:
+    """The rollup sum of one shape, built once: building and keying the expression of a dozen
+    sums cost more than running it (a summary makes up to six such statements)."""
+    table = (RollupDay if table_name == RollupDay.__tablename__ else RollupMonth).__table__
+    columns = [func.coalesce(func.sum(table.c[m]), 0) for m in METRICS]
+    stmt = select(*columns).where(
+        table.c[column] == bindparam("code"), table.c.day < bindparam("hi")
+    )
+    if bounded_below:
+        stmt = stmt.where(table.c.day >= bindparam("lo"))
+    return stmt
+
+
+def _whole_days(
+    session: Session, scope: Scope, lo: date | None, hi: date, memo: _Memo
+) -> Counter[str]:
     """Sums over local days [lo, hi); lo None means from the beginning."""
     if lo is not None and lo >= hi:
         return Counter()
@@ -52,15 +86,15 @@ def _whole_days(session: Session, scope: Scope, lo: date | None, hi: date) -> Co
     head_hi: date | None
     tail_lo: date | None
     if first_full_month is None or first_full_month < last_month_start:
-        total.update(_sum(session, RollupMonth, scope, first_full_month, last_month_start))
+        total.update(_sum(session, RollupMonth, scope, first_full_month, last_month_start, memo))
         head_hi = first_full_month
         tail_lo = last_month_start
     else:
         head_hi, tail_lo = None, lo
     if lo is not None and head_hi is not None and lo < head_hi:
-        total.update(_sum(session, RollupDay, scope, lo, head_hi))
+        total.update(_sum(session, RollupDay, scope, lo, head_hi, memo))
     if tail_lo is not None and tail_lo < hi:
-        total.update(_sum(session, RollupDay, scope, tail_lo, hi))
+        total.update(_sum(session, RollupDay, scope, tail_lo, hi, memo))
     return total
 
 
@@ -72,45 +106,12 @@ def _partial_sql(session: Session, scope: Scope, start: datetime, end: datetime)
     """
     if start >= end:
         return Counter()
-    column = getattr(Case, scope.column)
-    in_scope = column == scope.code
-    # The closed and due statements select by the day's range of closed_at / finish_by (about
-    # a thousand rows a day at 1,000,000 cases) and must only filter the scope afterwards:
-    # given a plain equality, PostgreSQL ANDs in a bitmap of the township's every case from
-    # ix_cases_township_received (tens of thousands of rows, 10-15 ms instead of 1-2 ms).
-    # coalesce() keeps the meaning (the region columns are NOT NULL) but no index matches it.
-    scope_filter = func.coalesce(column, "") == scope.code
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    received_in = Case.received_at.between(start, end) & (Case.received_at < end)
-    closed_in = Case.closed_at.between(start, end) & (Case.closed_at < end)
-    due_in = Case.finish_by.between(start, end) & (Case.finish_by < end)
-    ended = {"success": Case.outcome == "success", "failure": Case.outcome == "failure"}
-    on_time = Case.finish_by.is_(None) | (Case.closed_at <= Case.finish_by)
-    received, major = session.execute(
-        select(count(received_in), count(Case.severity.in_(_MAJOR))).where(in_scope, received_in)
-    ).one()
-    closed_row = session.execute(
-        select(
-            count(closed_in),
-            count(ended["success"]),
-            count(ended["failure"]),
-            count(ended["success"] & Case.online),
-            count(ended["failure"] & Case.online),
-            count(on_time),
-            # cleared at max(finish_by, closed_at): here when closing came after the deadline
-            count(Case.finish_by.is_not(None) & (Case.closed_at > Case.finish_by)),
-        ).where(scope_filter, closed_in)
-    ).one()
-    due, cleared_at_deadline = session.execute(
-        select(
-            count(due_in),
-            # cleared at the deadline: closed on time (before this window or inside it)
-            count(Case.closed_at.is_not(None) & (Case.closed_at <= Case.finish_by)),
-        ).where(scope_filter, due_in)
-    ).one()
+    received_stmt, closed_stmt, due_stmt = _partial_statements(scope.column)
+    conn = session.connection()
+    params = {"code": scope.code, "start": start, "end": end}
+    received, major = conn.execute(received_stmt, params).one()
+    closed_row = conn.execute(closed_stmt, params).one()
+    due, cleared_at_deadline = conn.execute(due_stmt, params).one()
     names = ("closed", "success", "failure", "online_success", "online_failure", "closed_on_time")
     out: Counter[str] = Counter(dict(zip(names, (int(v) for v in closed_row[:6]), strict=True)))
     out.update(
@@ -125,16 +126,60 @@ def _partial_sql(session: Session, scope: Scope, start: datetime, end: datetime)
 _MAJOR = [s.value for s in MAJOR_SEVERITIES]
 
 
-_Memo = dict[tuple[datetime, datetime], Counter[str]]
+@cache
+def _partial_statements(column_name: str) -> tuple[_AnySelect, _AnySelect, _AnySelect]:
+    """The partial day's three statements for a scope column, built once (see
+    ``_sum_statement``); the scope code and the window are bound at execution."""
+    cases = Case.__table__.c
+    column = cases[column_name]
+    start, end = (
+        bindparam("start", type_=cases.received_at.type),
+        bindparam("end", type_=cases.received_at.type),
+    )
+    in_scope = column == bindparam("code")
+    # The closed and due statements select by the day's range of closed_at / finish_by (about
+    # a thousand rows a day at 1,000,000 cases) and must only filter the scope afterwards:
+    # given a plain equality, PostgreSQL ANDs in a bitmap of the township's every case from
+    # ix_cases_township_received (tens of thousands of rows, 10-15 ms instead of 1-2 ms).
+    # coalesce() keeps the meaning (the region columns are NOT NULL) but no index matches it.
+    scope_filter = func.coalesce(column, "") == bindparam("code")
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    received_in = cases.received_at.between(start, end) & (cases.received_at < end)
+    closed_in = cases.closed_at.between(start, end) & (cases.closed_at < end)
+    due_in = cases.finish_by.between(start, end) & (cases.finish_by < end)
+    success, failure = cases.outcome == "success", cases.outcome == "failure"
+    on_time = cases.finish_by.is_(None) | (cases.closed_at <= cases.finish_by)
+    received = select(count(received_in), count(cases.severity.in_(_MAJOR))).where(
+        in_scope, received_in
+    )
+    closed = select(
+        count(closed_in),
+        count(success),
+        count(failure),
+        count(success & cases.online),
+        count(failure & cases.online),
+        count(on_time),
+        # cleared at max(finish_by, closed_at): here when closing came after the deadline
+        count(cases.finish_by.is_not(None) & (cases.closed_at > cases.finish_by)),
+    ).where(scope_filter, closed_in)
+    due = select(
+        count(due_in),
+        # cleared at the deadline: closed on time (before this window or inside it)
+        count(cases.closed_at.is_not(None) & (cases.closed_at <= cases.finish_by)),
+    ).where(scope_filter, due_in)
+    return received, closed, due
 
 
 def _partial(
     session: Session, scope: Scope, start: datetime, end: datetime, memo: _Memo
 ) -> Counter[str]:
-    # The range and "everything before to" share the partial last day: count it once.
-    if (start, end) not in memo:
-        memo[(start, end)] = _partial_sql(session, scope, start, end)
-    return memo[(start, end)]
+    key = ("partial", start, end)
+    if key not in memo:
+        memo[key] = _partial_sql(session, scope, start, end)
+    return memo[key]
 
 
 def _counts_between(
@@ -144,7 +189,7 @@ def _counts_between(
     end_day = end_local.date()
     total: Counter[str] = Counter()
     if start is None:
-        total.update(_whole_days(session, scope, None, end_day))
+        total.update(_whole_days(session, scope, None, end_day, memo))
         total.update(_partial(session, scope, local_midnight(end_day), end, memo))
         return total
     start_local = start.astimezone(LOCAL_TZ)
@@ -156,7 +201,7 @@ def _counts_between(
     if first_whole > end_day:  # both ends inside the same local day
         return _partial(session, scope, start, end, memo)
     total.update(_partial(session, scope, start, local_midnight(first_whole), memo))
-    total.update(_whole_days(session, scope, first_whole, end_day))
+    total.update(_whole_days(session, scope, first_whole, end_day, memo))
     total.update(_partial(session, scope, local_midnight(end_day), end, memo))
     return total
 
