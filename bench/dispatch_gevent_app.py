@@ -32,31 +32,9 @@ from console.app import create_app  # noqa: E402  (after the patch above, on pur
 _only = os.environ.get("BENCH_EXTENSIONS")
 app = create_app(extensions=tuple(_only.split(",")) if _only else None)
 
-# BENCH_TIMING_FILE: where to write, at exit, how long each POST took inside this process
-# (wall seconds from the WSGI call to the end of the response), to tell time spent in the web
-# process from time spent in the client or on the wire.
-_timing_file = os.environ.get("BENCH_TIMING_FILE")
-if _timing_file:
-    import atexit
-    import json
-    import time
+# BENCH_TIMING_FILE: where to write, at exit, how long each POST took inside this process and
+# how long writers waited for and held the SQLite write gate (see dispatch_throughput.instrument).
+if os.environ.get("BENCH_TIMING_FILE"):
+    from bench.dispatch_throughput import instrument
 
-    _durations: list[float] = []
-    _inner = app.wsgi_app
-
-    def _timed(environ: Any, start_response: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return _inner(environ, start_response)
-        finally:
-            if environ.get("REQUEST_METHOD") == "POST":
-                _durations.append(time.perf_counter() - started)
-
-    app.wsgi_app = _timed  # type: ignore[method-assign]
-
-    _path = _timing_file
-
-    @atexit.register
-    def _dump() -> None:
-        with open(_path, "w") as out:
-            json.dump(_durations, out)
+    instrument(app, os.environ["BENCH_TIMING_FILE"])

@@ -282,13 +282,72 @@ def run_raw(
 # The dispatcher
 # ------------------------------------------------------------------------------------------
 SERVER = """
+import os, sys
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 from config.settings import load_settings
 from console.app import create_app
 settings = load_settings()
 app = create_app(settings, extensions=("dispatch.realtime.field",))
+if os.environ.get("BENCH_TIMING_FILE"):
+    import signal
+    from bench.dispatch_throughput import instrument
+    instrument(app, os.environ["BENCH_TIMING_FILE"])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that atexit writes the file
 app.extensions["socketio"].run(app, host="127.0.0.1", port=settings.port,
                                allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 """
+
+
+def instrument(app: Any, path: str) -> None:
+    """Time, inside the web process, each POST (WSGI call to end of response) and each
+    transaction's wait for and hold of the SQLite write gate; written to ``path`` at exit.
+
+    Tells time spent in the web process from time spent in the client or on the wire, and
+    time spent queueing for SQLite's one writer from time spent writing.
+    """
+    import atexit
+
+    from dispatch.db import session as db_session
+
+    posts: list[float] = []
+    waits: list[float] = []
+    holds: list[float] = []
+    inner = app.wsgi_app
+
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return inner(environ, start_response)
+        finally:
+            if environ.get("REQUEST_METHOD") == "POST":
+                posts.append(time.perf_counter() - started)
+
+    app.wsgi_app = timed
+    gate = db_session.WriteGate
+    acquire, release = gate.acquire, gate.release
+    held: dict[int, float] = {}
+
+    def timed_acquire(self: Any, conn: Any) -> None:
+        started = time.perf_counter()
+        acquire(self, conn)
+        if id(conn) not in held:
+            now = time.perf_counter()
+            waits.append(now - started)
+            held[id(conn)] = now
+
+    def timed_release(self: Any, conn: Any) -> None:
+        since = held.pop(id(conn), None) if self.holds(conn) else None
+        release(self, conn)
+        if since is not None:
+            holds.append(time.perf_counter() - since)
+
+    gate.acquire = timed_acquire  # type: ignore[method-assign,assignment]
+    gate.release = timed_release  # type: ignore[method-assign,assignment]
+
+    @atexit.register
+    def _dump() -> None:
+        Path(path).write_text(json.dumps({"posts": posts, "gate_wait": waits, "gate_hold": holds}))
 
 
 def seed(database_url: str, tmp: Path, clients: int) -> dict[str, Any]:
@@ -585,6 +644,13 @@ def main() -> None:
         help="threading: python -m console run's server (default); gevent: gunicorn -k gevent "
         "-w 1 (docs/production.md). The raw baseline runs in the same mode.",
     )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=0.0,
+        help="threading server only: sys.setswitchinterval() in seconds (Python's default "
+        "0.005); to measure how much GIL hand-offs cost the web process",
+    )
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--raw-mode", default="threading", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -641,6 +707,8 @@ def main() -> None:
             "BENCH_EXTENSIONS": "dispatch.realtime.field",
             "BENCH_TIMING_FILE": str(tmp / "server_posts.json"),
         }
+        if args.switch_interval:
+            server_env["BENCH_SWITCH_INTERVAL"] = str(args.switch_interval)
         command = [sys.executable, "-c", SERVER]
         if args.server == "gevent":
             command = [
@@ -703,8 +771,12 @@ def main() -> None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'.encode())
 
     timing = tmp / "server_posts.json"
-    if timing.exists():  # gevent server only: its POSTs as timed inside the web process
-        results["server_post"] = latency_summary(json.loads(timing.read_text()))
+    if timing.exists():  # both phases together, as timed inside the web process
+        timed = json.loads(timing.read_text())
+        results["server_post"] = latency_summary(timed["posts"])
+        if timed["gate_hold"]:  # SQLite only
+            results["write_gate_wait"] = latency_summary(timed["gate_wait"])
+            results["write_gate_hold"] = latency_summary(timed["gate_hold"])
     paced, raw_paced = results["dispatch_paced"], results["raw_paced"]
     top, raw_top = results["dispatch_max"], results["raw_max"]
     results["ratio_max_rate"] = round(top["sustained_per_s"] / raw_top["sustained_per_s"], 3)
