@@ -220,8 +220,17 @@ def summon(
     # order in which they were made.
     session.flush()
     conn = session.connection()
-    for row, new_id in zip(rows, _insert_assignments(session, rows), strict=True):
-        assignment = Assignment(id=new_id, **row)
+    ids = _reserve_assignment_ids(session, len(rows))
+    for row, new_id in zip(rows, ids, strict=False):
+        row["id"] = new_id
+    if not ids:
+        # One row (or a dialect without reserved ids): the database hands out the key.
+        for row in rows:
+            row["id"] = int(
+                conn.execute(insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id), row).scalar_one()
+            )
+    for row in rows:
+        assignment = Assignment(**row)
         make_transient_to_detached(assignment)
         session.add(assignment)
         created.append(assignment)
@@ -248,29 +257,15 @@ def summon(
             channels.ASSIGNMENTS,
             {"type": "assignment_offered", "assignment": offered, "case": dict(case_summary)},
         )
-    # The timeline events and audit rows of every target in one statement each: added as ORM
-    # objects, each would be its own INSERT ... RETURNING id on SQLite (the ORM fetches every
-    # new primary key, and SQLite cannot return a batch's keys in a guaranteed order), i.e. 20
-    # round trips for 10 targets. Nobody reads those ids here.
-    delivery.insert_many(conn, _EVENTS, events)
-    delivery.insert_many(conn, _AUDIT, entries)
+    # The assignments (unless already inserted one by one above), their timeline events and
+    # audit rows: one statement each on SQLite, one for all three on PostgreSQL. Added as ORM
+    # objects, events and audit rows would each be their own INSERT ... RETURNING id on SQLite
+    # (the ORM fetches every new primary key), i.e. 20 round trips for 10 targets. Nobody
+    # reads those ids here.
+    delivery.insert_all(
+        conn, [(_ASSIGNMENTS, rows if ids else []), (_EVENTS, events), (_AUDIT, entries)]
+    )
     return created
-
-
-def _insert_assignments(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert assignment rows (one statement); their ids, in the order of ``rows``."""
-    conn = session.connection()
-    ids = _reserve_assignment_ids(session, len(rows))
-    if ids:
-        delivery.insert_many(
-            conn, _ASSIGNMENTS, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)]
-        )
-        return ids
-    # One row (or a dialect without reserved ids): the database hands out the key.
-    return [
-        int(conn.execute(insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id), row).scalar_one())
-        for row in rows
-    ]
 
 
 def _reserve_assignment_ids(session: Session, count: int) -> list[int]:

@@ -335,23 +335,43 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     SQLAlchemy's JSON type (``None`` stored as JSON ``null``). Elsewhere (SQLite: its
     ``executemany`` runs in C) a plain ``executemany``.
     """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql" or len(rows) < 2:
+    if conn.dialect.name != "postgresql" and rows:
         conn.execute(insert(table), list(rows))
         return
-    names = tuple(rows[0])
-    statement, processors = _unnest_insert(conn, table, names)
+    insert_all(conn, [(table, rows)])
+
+
+def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+    """Insert several batches of rows, in the order given, in as few round trips as can be.
+
+    PostgreSQL: one statement for all of them (every batch but the last a data-modifying
+    ``WITH`` clause, see :func:`insert_many`); each round trip saved is a wait for the
+    database server's turn on a busy machine. Other databases: one ``executemany`` a batch.
+    The batches must not depend on each other's rows (foreign keys between them are checked
+    against the statement's snapshot, which does not hold the others' rows).
+    """
+    batches = [(table, rows) for table, rows in batches if rows]
+    if not batches:
+        return
+    if conn.dialect.name != "postgresql":
+        for table, rows in batches:
+            conn.execute(insert(table), list(rows))
+        return
+    shapes = tuple((table.name, tuple(rows[0])) for table, rows in batches)
+    statement, processors = _unnest_insert(conn, [t for t, _ in batches], shapes)
     params: dict[str, Any] = {}
-    for i, (name, process) in enumerate(zip(names, processors, strict=True)):
-        values = [row[name] for row in rows]
-        params[f"c{i}"] = (
-            json.dumps(values)
-            if process is _AS_JSON
-            else values
-            if process is None
-            else [process(v) for v in values]
-        )
+    for b, ((_, rows), (_, names), column_processors) in enumerate(
+        zip(batches, shapes, processors, strict=True)
+    ):
+        for i, (name, process) in enumerate(zip(names, column_processors, strict=True)):
+            values = [row[name] for row in rows]
+            params[f"b{b}c{i}"] = (
+                json.dumps(values)
+                if process is _AS_JSON
+                else values
+                if process is None
+                else [process(v) for v in values]
+            )
     conn.execute(statement, params)
 
 
@@ -360,39 +380,52 @@ def _as_json(value: Any) -> Any:
 
 
 _AS_JSON = _as_json
-_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[Any, list[Any]]] = {}
+_Processor = Callable[[Any], Any] | None
+_UNNEST_INSERTS: dict[tuple[tuple[str, tuple[str, ...]], ...], tuple[Any, list[list[Any]]]] = {}
 
 
 def _unnest_insert(
-    conn: Connection, table: Table, names: tuple[str, ...]
-) -> tuple[Any, list[Callable[[Any], Any] | None]]:
-    """The ``INSERT ... SELECT FROM ROWS FROM (...)`` of ``names``; each column's processor."""
-    key = (table.name, names)
-    cached = _UNNEST_INSERTS.get(key)
+    conn: Connection, tables: Sequence[Table], shapes: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Any, list[list[_Processor]]]:
+    """The one ``INSERT ... SELECT FROM ROWS FROM (...)`` statement of ``shapes`` (table and
+    column names per batch) and each batch's column processors (cached per shape)."""
+    cached = _UNNEST_INSERTS.get(shapes)
     if cached is not None:
         return cached
     dialect = conn.dialect
-    sources: list[str] = []
-    processors: list[Callable[[Any], Any] | None] = []
-    for i, name in enumerate(names):
-        column = table.c[name]
-        if isinstance(column.type, JSON):
-            sources.append(f"json_array_elements(CAST(:c{i} AS JSON))")
-            processors.append(_AS_JSON)
-        else:
-            # Strings as TEXT: an explicit cast to VARCHAR(n) would cut a long value silently,
-            # where the INSERT's own (assignment) cast refuses it, as an executemany would.
-            sql_type = (
-                "TEXT" if isinstance(column.type, String) else column.type.compile(dialect=dialect)
-            )
-            sources.append(f"unnest(CAST(:c{i} AS {sql_type}[]))")
-            processors.append(column.type.bind_processor(dialect))
-    statement = text(
-        f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"SELECT * FROM ROWS FROM ({', '.join(sources)})"
+    parts: list[str] = []
+    processors: list[list[_Processor]] = []
+    for b, (table, (_, names)) in enumerate(zip(tables, shapes, strict=True)):
+        sources: list[str] = []
+        column_processors: list[_Processor] = []
+        for i, name in enumerate(names):
+            column = table.c[name]
+            if isinstance(column.type, JSON):
+                sources.append(f"json_array_elements(CAST(:b{b}c{i} AS JSON))")
+                column_processors.append(_AS_JSON)
+            else:
+                # Strings as TEXT: an explicit cast to VARCHAR(n) would cut a long value
+                # silently, where the INSERT's own (assignment) cast refuses it.
+                sql_type = (
+                    "TEXT"
+                    if isinstance(column.type, String)
+                    else column.type.compile(dialect=dialect)
+                )
+                sources.append(f"unnest(CAST(:b{b}c{i} AS {sql_type}[]))")
+                column_processors.append(column.type.bind_processor(dialect))
+        parts.append(
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"SELECT * FROM ROWS FROM ({', '.join(sources)})"
+        )
+        processors.append(column_processors)
+    *first, last = parts
+    sql = (
+        "WITH " + ", ".join(f"i{b} AS ({part})" for b, part in enumerate(first)) + " " + last
+        if first
+        else last
     )
-    _UNNEST_INSERTS[key] = (statement, processors)
-    return statement, processors
+    _UNNEST_INSERTS[shapes] = (text(sql), processors)
+    return _UNNEST_INSERTS[shapes]
 
 
 def _note(session: Session, assignment: Assignment, kind: str) -> None:
