@@ -410,7 +410,7 @@ def layout(**_query: Any) -> Any:
     lang = request_lang()
     figs = figures_now(runtime, actor, lang)
     seed = snapshot(runtime, actor, None)
-    fig, shading = hall_map(runtime, actor.scope, None, figs["counts"], seed["people"], lang)
+    fig, shading = hall_map(runtime, actor.scope, None, figs["counts"], lang)
     scope_name = runtime.regions.name(actor.scope.code, lang)
     legend = html.Div(
         [
@@ -590,7 +590,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             return seed, no_update, no_update, no_update
         with rt.session_factory() as db:
             counts = overview.open_by_township(db, region or actor.scope, rt.regions)
-        fig, _shading = hall_map(rt, actor.scope, region, counts, seed["people"], lang)
+        fig, _shading = hall_map(rt, actor.scope, region, counts, lang)
         fig.update_layout(uirevision=f"hall-map-{drill_code}")
         area = rt.regions.name(drill_code or actor.scope.code, lang)
         style = {"display": "inline-block"} if drill_code else {"display": "none"}
@@ -687,13 +687,13 @@ def hall_map(
     scope: Scope,
     drill: Scope | None,
     counts: dict[str, int],
-    people: list[dict[str, Any]],
     lang: str,
 ) -> tuple[Any, dict[str, Any]]:
     """The hall's map figure for ``scope`` (or the township drilled into) and its shading.
 
-    Case points are not in it: hall.js draws them on a canvas over the map (a WebGL restyle
-    per batch would cost a wall without a GPU several 100-250 ms frames).
+    Case points and field staff are not in it (their traces stay empty, so later traces keep
+    their numbers): hall.js draws them on a canvas over the map, since a WebGL restyle per
+    update would cost a wall without a GPU several 100-250 ms frames.
     """
     geojson, center, zoom = map_view(runtime.regions, scope, drill.code if drill else None)
     codes = [str(f["id"]) for f in geojson["features"]]
@@ -705,8 +705,6 @@ def hall_map(
         center,
         zoom,
         t("hall.map.open", lang),
-        people,
-        t("hall.presence.last_seen", lang),
     )
     add_cameras(fig, drill or scope, lang)
     return fig, township_shading(counts, codes)

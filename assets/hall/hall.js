@@ -44,8 +44,8 @@
 
   // A batch is merged into the view at once (cheap) and drawn in the next animation frame:
   // batches that arrive before that frame share one stream render, so the page never queues
-  // more renders than it can paint and the socket is read without delay. The map is not drawn
-  // here at all (see markDirty below).
+  // more renders than it can paint and the socket is read without delay. The map itself is not
+  // redrawn here: points and people go to the canvas over it, shading later (see schedule).
   var drawPending = null, alertsDirty = false, peopleDirty = false;
   function onBatch(batch) {
     window.ccHall.received += 1;
@@ -80,8 +80,8 @@
   }
 
   // Straight into the page (no callback chain per batch): the stream rows as keyed DOM
-  // updates, the alerts when they changed; the map points and people only marked dirty
-  // (redrawn later, throttled).
+  // updates, the alerts when they changed; the case points and field staff on the map's canvas
+  // (in the next animation frame).
   function draw() {
     if (!drawPending) { return; }
     clearTimeout(drawPending.timer);
@@ -152,8 +152,8 @@
   // Map updates, decoupled from the stream. A WebGL map redraw is the dearest thing on the page:
   // without a GPU (software GL: headless, many wall PCs) every map frame blocks the main thread
   // for 100-250 ms, and one update takes several frames. So the live case points are not drawn
-  // by the map at all (a 2D canvas over it, see "Case points" below); only the township
-  // shading and the field staff go through WebGL. Those updates never run in the task that
+  // by the map at all, nor are the field staff (a 2D canvas over it, see "Case points"
+  // below); only the township shading goes through WebGL. Its updates never run in the task that
   // draws the rows: a batch only marks them dirty, and the redraw happens later, in an idle
   // moment, at most once per mapInterval. mapInterval follows the measured cost of the last
   // redraw (every long task in the 2 s after it), keeping the map at about 1/MAP_SHARE of the
@@ -172,14 +172,10 @@
     longTasks = null;
   }
   var recentBatches = [];
-  var pendingStyles = {}, dirty = {}, styleTimer = null, fitted = null, lastApply = 0;
+  var pendingStyles = {}, styleTimer = null, fitted = null, lastApply = 0;
   var mapInterval = MAP_MIN_INTERVAL_MS;
   function later(kind, update, trace) {
     pendingStyles[kind] = {update: update, trace: trace};
-    schedule();
-  }
-  function markDirty(kind) {
-    dirty[kind] = true;
     schedule();
   }
   function schedule() {
@@ -200,8 +196,6 @@
   function applyStyles() {
     styleTimer = null;
     var hall = window.ccHall;
-    if (dirty.people && hall.view && hall.cfg) { later_("people", hall.peopleUpdate(hall.view), 2); }
-    dirty = {};
     var gd = document.querySelector("#hall-map .js-plotly-plot");
     var needed = 0;
     Object.keys(pendingStyles).forEach(function (k) { needed = Math.max(needed, pendingStyles[k].trace + 1); });
@@ -241,7 +235,6 @@
       }
     });
   }
-  function later_(kind, update, trace) { pendingStyles[kind] = {update: update, trace: trace}; }
 
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
   function tickClock() {
@@ -284,7 +277,9 @@
   // several software-rendered frames. The canvas follows the map (move, zoom, resize) through
   // maplibre's events and lets the mouse through to it; a click on a point opens the case card
   // (and does not reach the map, so it does not drill down), hovering shows its code and title.
-  var overlay = {map: null, canvas: null, tip: null, points: [], frame: null};
+  // The online field staff with a known place are drawn on the same canvas, on top, as
+  // diamonds in their own colour; hovering one shows the name and when they were last seen.
+  var overlay = {map: null, canvas: null, tip: null, points: [], people: [], frame: null};
   function liveMap() {
     var gd = document.querySelector("#hall-map .js-plotly-plot");
     var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
@@ -320,6 +315,16 @@
     });
     requestPoints();
   }
+  function setPeople(view, cfg) {
+    var label = (cfg.labels && cfg.labels.last_seen) || "";
+    overlay.people = Object.keys(view.people || {}).map(function (k) { return view.people[k]; })
+      .filter(function (p) { return p.lat !== null && p.lat !== undefined && p.lon !== null && p.lon !== undefined; })
+      .map(function (p) {
+        return {id: p.user_id, person: true, lat: p.lat, lon: p.lon, r: (cfg.presence_size || 7) / 2 + 1,
+                color: cfg.presence_color || "#22b8cf", text: p.name + " · " + label + " " + hms(p.last_seen)};
+      });
+    requestPoints();
+  }
   function requestPoints() {
     if (overlay.frame !== null) { return; }
     overlay.frame = window.requestAnimationFrame ? window.requestAnimationFrame(drawPoints) : setTimeout(drawPoints, 16);
@@ -327,7 +332,7 @@
   function drawPoints() {
     overlay.frame = null;
     var map = attachOverlay();
-    if (!map) { if (overlay.points.length) { setTimeout(requestPoints, 200); } return; }  // map not drawn yet
+    if (!map) { if (overlay.points.length || overlay.people.length) { setTimeout(requestPoints, 200); } return; }  // map not drawn yet
     var host = map.getContainer(), canvas = overlay.canvas;
     var w = host.clientWidth, hgt = host.clientHeight, ratio = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(hgt * ratio)) {
@@ -351,16 +356,35 @@
       g.fill();
       g.stroke();
     }
+    // Field staff over the cases: a diamond, so they differ by shape as well as by colour.
+    g.strokeStyle = "#ffffff";
+    g.lineWidth = 1.5;
+    overlay.people.forEach(function (p) {
+      var xy = map.project([p.lon, p.lat]);
+      p.x = xy.x; p.y = xy.y;
+      if (xy.x < -p.r || xy.y < -p.r || xy.x > w + p.r || xy.y > hgt + p.r) { return; }
+      g.globalAlpha = 0.95;
+      g.fillStyle = p.color;
+      g.beginPath();
+      g.moveTo(xy.x, xy.y - p.r - 1); g.lineTo(xy.x + p.r + 1, xy.y);
+      g.lineTo(xy.x, xy.y + p.r + 1); g.lineTo(xy.x - p.r - 1, xy.y);
+      g.closePath();
+      g.fill();
+      g.stroke();
+    });
     g.globalAlpha = 1;
     canvas.setAttribute("data-points", String(overlay.points.length));
+    canvas.setAttribute("data-people", String(overlay.people.length));
   }
   // The point under client position (x, y): the newest within its radius plus a little slack.
   function pointAt(x, y) {
     var map = overlay.map;
     if (!map || !overlay.canvas) { return null; }
     var rect = map.getContainer().getBoundingClientRect(), px = x - rect.left, py = y - rect.top;
-    for (var i = 0; i < overlay.points.length; i++) {
-      var p = overlay.points[i];
+    // People are drawn on top: they are found first.
+    var drawn = overlay.people.concat(overlay.points);
+    for (var i = 0; i < drawn.length; i++) {
+      var p = drawn[i];
       if (p.x === undefined) { continue; }
       var reach = p.r + 4;
       if ((p.x - px) * (p.x - px) + (p.y - py) * (p.y - py) <= reach * reach) { return p; }
@@ -369,7 +393,7 @@
   }
   function onPointClick(event) {
     var p = pointAt(event.clientX, event.clientY);
-    if (!p) { return; }
+    if (!p || p.person) { return; }
     event.stopPropagation();
     event.preventDefault();
     setProps(CASE_PICK, {data: {id: String(p.id), at: Date.now()}});
@@ -559,25 +583,26 @@
       var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
       return {x: rect.left + xy.x, y: rect.top + xy.y};
     },
-    // Online field staff: trace 2 of the map, and the count in the supervision header.
+    // Online field staff: drawn on the map's canvas (see "Case points"), and the count in the
+    // supervision header.
     people: function (view, cfg) {
       if (!view) { return window.dash_clientside.no_update; }
       var el = document.getElementById("hall-presence-count");
       if (el) { el.textContent = String(Object.keys(view.people || {}).length); }
-      markDirty("people");
+      setPeople(view, cfg);
       return window.dash_clientside.no_update;
     },
-    peopleUpdate: function (view) {
-      var cfg = window.ccHall.cfg || {};
-      var lat = [], lon = [], ids = [], text = [];
-      var label = (cfg.labels && cfg.labels.last_seen) || "";
-      Object.keys(view.people || {}).forEach(function (k) {
-        var p = view.people[k];
-        if (p.lat === null || p.lat === undefined || p.lon === null || p.lon === undefined) { return; }
-        lat.push(p.lat); lon.push(p.lon); ids.push(p.user_id);
-        text.push(p.name + "<br>" + label + " " + hms(p.last_seen));
-      });
-      return {lat: [lat], lon: [lon], customdata: [ids], text: [text]};
+    // The field staff drawn on the map now, by user id, with what hovering them shows.
+    mapPeople: function () {
+      return overlay.people.map(function (p) { return {id: p.id, text: p.text}; });
+    },
+    // Where field worker ``id`` is drawn, in client (viewport) pixels, or null when they are not.
+    mapPersonAt: function (id) {
+      var map = attachOverlay();
+      var p = overlay.people.filter(function (q) { return q.id === id; })[0];
+      if (!map || !p) { return null; }
+      var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
+      return {x: rect.left + xy.x, y: rect.top + xy.y};
     },
     // The tiles' figures from a refresh, written in place: id -> [value, year-on-year, direction].
     // Dash rendered the tiles once and never re-renders them, so this text stays.

@@ -420,3 +420,70 @@ def test_a_display_that_reconnects_catches_up(
         lambda d: "断线期间的案件" in stream_text(d)
     )
     assert chrome.execute_script("return window.__marker") == "no-reload"
+
+
+def map_people(driver: webdriver.Chrome) -> list[dict[str, Any]]:
+    """The field staff drawn over the map now: user id and the text hovering them shows."""
+    people: list[dict[str, Any]] = driver.execute_script(
+        "return window.ccHall && window.ccHall.mapPeople ? window.ccHall.mapPeople() : [];"
+    )
+    return people
+
+
+def test_field_staff_are_drawn_where_they_report_and_leave_when_they_go(
+    app: Flask, live_server: str, chrome: webdriver.Chrome
+) -> None:
+    from dispatch.realtime.client import FieldClient
+
+    rt = runtime_of(app)
+    make_users(app)
+    town = township_codes(rt)[0]
+    grid = rt.regions.children(town)[0].code
+    with rt.session_factory.begin() as db:
+        worker = users.create_user(
+            db,
+            rt.deps,
+            None,
+            {
+                "username": "gridder",
+                "password": PASSWORD,
+                "role": "grid_worker",
+                "region_code": grid,
+                "display_name": "网格员老李",
+            },
+        )
+        worker_id = worker.id
+    sign_in(chrome, live_server, "duty")
+    assert map_people(chrome) == []
+    phone = FieldClient(live_server, token_for(live_server, "gridder")).connect()
+    try:
+        lon, lat = rt.regions.random_point(grid, random.Random(1))
+        phone.location(lat, lon)
+        WebDriverWait(chrome, 10).until(lambda d: [p["id"] for p in map_people(d)] == [worker_id])
+        assert chrome.find_element(By.ID, "hall-presence-count").text == "1"
+        first = chrome.execute_script("return window.ccHall.mapPersonAt(arguments[0]);", worker_id)
+        # Hovering the diamond names the worker and says when they were last seen.
+        body = chrome.find_element(By.TAG_NAME, "body")
+        origin = body.rect
+        ActionChains(chrome).move_to_element_with_offset(
+            body,
+            round(first["x"] - origin["x"] - origin["width"] / 2),
+            round(first["y"] - origin["y"] - origin["height"] / 2),
+        ).perform()
+        tip = chrome.find_element(By.CSS_SELECTOR, ".hall-point-tip")
+        WebDriverWait(chrome, 5).until(lambda d: tip.is_displayed())
+        assert "网格员老李" in tip.text and "最后在线" in tip.text
+        # A new position moves the marker.
+        lon2, lat2 = rt.regions.random_point(grid, random.Random(2))
+        phone.location(lat2, lon2)
+        WebDriverWait(chrome, 10).until(
+            lambda d: (
+                d.execute_script("return window.ccHall.mapPersonAt(arguments[0]);", worker_id)
+                != first
+            )
+        )
+    finally:
+        phone.close()
+    # Offline: gone from the map and from the count.
+    WebDriverWait(chrome, 15).until(lambda d: map_people(d) == [])
+    assert chrome.find_element(By.ID, "hall-presence-count").text == "0"
