@@ -357,13 +357,25 @@ def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[st
         for table, rows in batches:
             conn.execute(insert(table), list(rows))
         return
-    shapes = tuple((table.name, tuple(rows[0])) for table, rows in batches)
+    shapes = tuple((table.name, tuple(rows[0]), _constant_columns(rows)) for table, rows in batches)
     statement, processors = _unnest_insert(conn, [t for t, _ in batches], shapes)
     params: dict[str, Any] = {}
-    for b, ((_, rows), (_, names), column_processors) in enumerate(
+    for b, ((_, rows), (_, names, constant), column_processors) in enumerate(
         zip(batches, shapes, processors, strict=True)
     ):
-        for i, (name, process) in enumerate(zip(names, column_processors, strict=True)):
+        for i, (name, same, process) in enumerate(
+            zip(names, constant, column_processors, strict=True)
+        ):
+            if same:  # one value for every row
+                value = rows[0][name]
+                params[f"b{b}c{i}"] = (
+                    json.dumps(value)
+                    if process is _AS_JSON
+                    else value
+                    if process is None
+                    else process(value)
+                )
+                continue
             values = [row[name] for row in rows]
             params[f"b{b}c{i}"] = (
                 json.dumps(values)
@@ -375,33 +387,54 @@ def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[st
     conn.execute(statement, params)
 
 
+def _constant_columns(rows: Sequence[dict[str, Any]]) -> tuple[bool, ...]:
+    """Per column: whether every row holds the same value (sent once, not as an array).
+
+    Most columns of a batch are (a summon's case, deadlines, actor, times): psycopg dumps an
+    array element by element in Python, so sending them once halves the statement's cost.
+    At least one column stays an array: it carries the number of rows.
+    """
+    first, rest = rows[0], rows[1:]
+    same = [
+        all(type(row[name]) is type(value) and row[name] == value for row in rest)
+        for name, value in first.items()
+    ]
+    if all(same):
+        same[0] = False
+    return tuple(same)
+
+
 def _as_json(value: Any) -> Any:
-    return value  # a marker: the column's values are sent as one JSON array
+    return value  # a marker: the column's values are sent as JSON text
 
 
 _AS_JSON = _as_json
 _Processor = Callable[[Any], Any] | None
-_UNNEST_INSERTS: dict[tuple[tuple[str, tuple[str, ...]], ...], tuple[Any, list[list[Any]]]] = {}
+_Shape = tuple[str, tuple[str, ...], tuple[bool, ...]]  # table, columns, constant per column
+_UNNEST_INSERTS: dict[tuple[_Shape, ...], tuple[Any, list[list[Any]]]] = {}
 
 
 def _unnest_insert(
-    conn: Connection, tables: Sequence[Table], shapes: tuple[tuple[str, tuple[str, ...]], ...]
+    conn: Connection, tables: Sequence[Table], shapes: tuple[_Shape, ...]
 ) -> tuple[Any, list[list[_Processor]]]:
-    """The one ``INSERT ... SELECT FROM ROWS FROM (...)`` statement of ``shapes`` (table and
-    column names per batch) and each batch's column processors (cached per shape)."""
+    """The one ``INSERT ... SELECT FROM ROWS FROM (...)`` statement of ``shapes`` (table,
+    column names and which columns are constant, per batch) and each batch's column
+    processors (cached per shape)."""
     cached = _UNNEST_INSERTS.get(shapes)
     if cached is not None:
         return cached
     dialect = conn.dialect
     parts: list[str] = []
     processors: list[list[_Processor]] = []
-    for b, (table, (_, names)) in enumerate(zip(tables, shapes, strict=True)):
+    for b, (table, (_, names, constant)) in enumerate(zip(tables, shapes, strict=True)):
         sources: list[str] = []
+        aliases: list[str] = []
+        values: list[str] = []
         column_processors: list[_Processor] = []
-        for i, name in enumerate(names):
+        for i, (name, same) in enumerate(zip(names, constant, strict=True)):
             column = table.c[name]
             if isinstance(column.type, JSON):
-                sources.append(f"json_array_elements(CAST(:b{b}c{i} AS JSON))")
+                sql_type = "JSON"
                 column_processors.append(_AS_JSON)
             else:
                 # Strings as TEXT: an explicit cast to VARCHAR(n) would cut a long value
@@ -411,11 +444,20 @@ def _unnest_insert(
                     if isinstance(column.type, String)
                     else column.type.compile(dialect=dialect)
                 )
-                sources.append(f"unnest(CAST(:b{b}c{i} AS {sql_type}[]))")
                 column_processors.append(column.type.bind_processor(dialect))
+            if same:
+                values.append(f"CAST(:b{b}c{i} AS {sql_type})")
+                continue
+            aliases.append(f"v{i}")
+            values.append(f"u.v{i}")
+            sources.append(
+                f"json_array_elements(CAST(:b{b}c{i} AS JSON))"
+                if sql_type == "JSON"
+                else f"unnest(CAST(:b{b}c{i} AS {sql_type}[]))"
+            )
         parts.append(
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"SELECT * FROM ROWS FROM ({', '.join(sources)})"
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(values)} "
+            f"FROM ROWS FROM ({', '.join(sources)}) AS u({', '.join(aliases)})"
         )
         processors.append(column_processors)
     *first, last = parts
