@@ -302,7 +302,11 @@
     // Capture: before maplibre (on an inner element) turns the click into a township click.
     host.addEventListener("click", onPointClick, true);
     host.addEventListener("mousemove", onPointHover, {passive: true});
-    host.addEventListener("mouseleave", function () { overlay.tip.hidden = true; });
+    host.addEventListener("mouseleave", function () {
+      overlay.tip.hidden = true;
+      var box = document.getElementById("hall-map");
+      if (box) { box.classList.remove("point-hover"); }
+    });
     return map;
   }
   function setPoints(view, cfg) {
@@ -401,6 +405,10 @@
   function onPointHover(event) {
     var p = pointAt(event.clientX, event.clientY), tip = overlay.tip;
     if (!tip) { return; }
+    // Over a point or a person, the map's own hover label (the township under them) would
+    // overlap this one: hall.css hides it while the class is on.
+    var box = document.getElementById("hall-map");
+    if (box) { box.classList.toggle("point-hover", !!p); }
     if (!p) { tip.hidden = true; return; }
     tip.textContent = p.text;
     tip.style.left = (p.x + p.r + 6) + "px";

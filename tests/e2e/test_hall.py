@@ -431,7 +431,7 @@ def map_people(driver: webdriver.Chrome) -> list[dict[str, Any]]:
 
 
 def test_field_staff_are_drawn_where_they_report_and_leave_when_they_go(
-    app: Flask, live_server: str, chrome: webdriver.Chrome
+    app: Flask, live_server: str, chrome: webdriver.Chrome, artifacts_dir: Path
 ) -> None:
     from dispatch.realtime.client import FieldClient
 
@@ -473,6 +473,12 @@ def test_field_staff_are_drawn_where_they_report_and_leave_when_they_go(
         tip = chrome.find_element(By.CSS_SELECTOR, ".hall-point-tip")
         WebDriverWait(chrome, 5).until(lambda d: tip.is_displayed())
         assert "网格员老李" in tip.text and "最后在线" in tip.text
+        # ...and only that label: the map's own (the township under the diamond) is hidden.
+        assert chrome.execute_script(
+            "var h=document.querySelector('#hall-map .hoverlayer');"
+            " return !h || getComputedStyle(h).display === 'none';"
+        )
+        chrome.save_screenshot(str(artifacts_dir / "hall_field_staff.png"))
         # A new position moves the marker.
         lon2, lat2 = rt.regions.random_point(grid, random.Random(2))
         phone.location(lat2, lon2)
