@@ -26,19 +26,19 @@ well under 60 s by default.
 
     .venv/bin/python -m bench.dispatch_throughput --clients 50 --rate 500 --seconds 6
 
-Figures on the shared 2-core machine, before → after the write gate and the 11-statement summon
-(see docs/production.md; load average 5–9 from other engineers' runs during the "after"
-figures, rates move ±20% with it). SQLite: paced 465 → 491/s sustained (3,000 of 3,000 acked
-at load 5), p99 774 → 130–140 ms; flat out 470 → 462–526/s, p99 1,356 → 126–186 ms; raw flat
-out 1,090–1,198/s, ratio 0.42–0.44; web-process CPU per delivery 2.0–2.8 → 1.4–1.6 ms.
-PostgreSQL (``--backend postgresql``): 285–337/s before; after, at load 6–7, 251/s paced
-(p99 409 ms) and 303/s flat out (p99 192 ms), 2.6 ms per delivery: one GIL-bound process
-cannot reach 500/s there. No re-sends in any run with the default four producers.
-``--server gevent`` (gunicorn ``-k gevent -w 1``, the production setting; raw baseline in
-gevent mode too), SQLite, load 5.5–10: paced 508, 515 and 520/s sustained with p99 75, 180
-and 195 ms in three runs of four (276/s, p99 998 ms in the other as the load rose to 10), flat
-out 414–545/s, ratio 0.45–0.61, 1.2–1.6 ms of CPU per delivery; PostgreSQL 152/s paced,
-200/s flat out.
+Also printed: each summon's duration as the dispatchers see it (``summon_call``) and, timed
+inside the web process, each POST (``server_post``) and each transaction's wait for and hold
+of the SQLite write gate (``write_gate_wait`` / ``write_gate_hold``): time spent queueing for
+SQLite's one writer, in the web process, or elsewhere (the client process, a busy core).
+``--switch-interval`` sets the threading server's GIL hand-off interval.
+
+Figures and their history are in docs/production.md ("Capacity measured on the 2-core
+development machine"). Latest, 2026-11-29 after the Core summon, load 1.5-5.8:
+``--server gevent --backend postgresql`` 402-502/s paced (p99 31-240 ms), 415-604/s flat
+out, ratio 0.49-0.55, 1.3-1.8 ms of web CPU per delivery (1.9-2.5 before); SQLite gevent
+490-515/s paced (p99 43-50 ms), 515-676/s flat out (754/s with ``--producers 8``); SQLite
+threading 260-501/s paced, 251-704/s flat out, varying with the write gate's hold time. No
+re-sends with four or eight producers.
 
 Each producer keeps its HTTP connection when the server allows it (Werkzeug 3.1 closes after
 every response, so in practice one connection per call); the server is Werkzeug threaded, one
