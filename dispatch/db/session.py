@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Seconds a writer waits for the write gate (the same as SQLite's own busy timeout below).
@@ -198,7 +199,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             _install_write_gate(engine, gate)
             _GATES[engine] = gate
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    engine = create_engine(url, pool_size=10, max_overflow=20, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled server connection unused for longer than this is pinged before it is handed out,
+#: so one the server dropped while it sat idle (a restart, a firewall's idle timeout) is
+#: replaced before a request uses it. A connection in steady use is not: SQLAlchemy's
+#: ``pool_pre_ping`` pings at every checkout, a round trip that cost the dispatcher about 5% of
+#: its web process at 500 deliveries/s. A connection that breaks while in use fails its
+#: statement, and SQLAlchemy then invalidates the whole pool, as it would with pre-ping.
+PING_AFTER_IDLE_SECONDS = 2.0
+_IDLE_SINCE = "cc_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checking_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):
+                # The pool drops this connection (and any older ones) and hands out a new one.
+                raise exc.InvalidatePoolError() from err
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
