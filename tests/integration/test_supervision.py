@@ -212,7 +212,10 @@ def test_renotification_reaches_the_phone(
     world.summon(world.new_case(), [{"kind": "team", "id": world.team_id, "accept_minutes": 10}])
     tick(world, T0 + timedelta(minutes=9))
     wait_for(lambda: [m for m in got if m["kind"] == "renotify"], what="renotify on the socket")
-    assert [m["seq"] for m in got] == [1, 2]
+    # This phone never acknowledges, so on a slow run the hub may re-send a delivery (same
+    # seq) before the test ends: count each delivery once, in the order it first came.
+    assert list(dict.fromkeys(m["seq"] for m in got)) == [1, 2]
+    assert {m["seq"] for m in got if m["kind"] == "renotify"} == {2}
 
 
 def test_worker_only_process_still_writes_deliveries(settings: Settings) -> None:
