@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import func, select
 
-from config.settings import Settings
 from dispatch.db.models import ActionReceipt, Assignment, AssignmentReport
-from tests.integration.test_field_support import PASSWORD, World, field_app, seed_world, wait_for
+from tests.integration.test_field_support import (  # noqa: F401  (fixtures: app, world)
+    PASSWORD,
+    World,
+    dispatcher_app,
+    dispatcher_world,
+    wait_for,
+)
 
 WAIT = 15
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    yield from field_app(settings)
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    return seed_world(app)
 
 
 def network(driver: webdriver.Chrome, online: bool) -> None:

@@ -6,7 +6,7 @@ import functools
 import io
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +18,12 @@ from sqlalchemy import func, select
 from config.settings import Settings
 from dispatch.db.models import ActionReceipt, Assignment, AssignmentReport, Delivery, FieldPresence
 from dispatch.realtime import channels
-from tests.integration.test_field_support import World, field_app, seed_world, wait_for
+from tests.integration.test_field_support import (  # noqa: F401  (fixtures: app, world)
+    World,
+    dispatcher_app,
+    dispatcher_world,
+    wait_for,
+)
 
 NS = "/field"
 
@@ -55,16 +60,6 @@ class Inbox:
 
 
 Connect = Callable[..., tuple[socketio.Client, Inbox]]
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    yield from field_app(settings)
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    return seed_world(app)
 
 
 @pytest.fixture

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from config.settings import Settings
 from dispatch.db.models import AuditEntry, Delivery, DeliveryCursor, User
 from dispatch.services import delivery
-from tests.integration.test_field_support import World, field_app, seed_world
+from tests.integration.test_field_support import (  # noqa: F401  (fixtures: app, world)
+    World,
+    dispatcher_app,
+    dispatcher_world,
+)
 
 _AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
 AUDIT_COLUMNS = ("at", "actor_id", "actor_name", "action", "object_type", "object_id")
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    yield from field_app(settings)
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    return seed_world(app)
 
 
 def _audit_rows(tag: str) -> list[dict[str, Any]]:

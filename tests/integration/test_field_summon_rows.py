@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 
-from config.settings import Settings
 from dispatch.db.models import Assignment, AuditEntry, Case, CaseEvent, Delivery, DeliveryCursor
 from dispatch.services import assignments, audit
 from dispatch.services import cases as case_service
-from tests.integration.test_field_support import World, field_app, seed_world
+from tests.integration.test_field_support import (  # noqa: F401  (fixtures: app, world)
+    World,
+    dispatcher_app,
+    dispatcher_world,
+)
 
 EVENT_COLUMNS = ("case_id", "kind", "at", "actor_id", "actor_name", "data")
 AUDIT_COLUMNS = (
@@ -26,16 +26,6 @@ AUDIT_COLUMNS = (
     "before",
     "after",
 )
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    yield from field_app(settings)
-
-
-@pytest.fixture
-def world(app: Flask) -> World:
-    return seed_world(app)
 
 
 def _values(row: object, columns: tuple[str, ...]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -160,3 +161,16 @@ def field_app(settings: Any) -> Iterator[Flask]:
         yield app
     finally:
         app.extensions["cc"].stop()
+
+
+# The dispatcher's fixtures, for the modules that test it. A module takes them with
+# ``from tests.integration.test_field_support import dispatcher_app, dispatcher_world``; they
+# are requested as ``app`` (which ``live_server`` serves) and ``world``.
+@pytest.fixture(name="app")
+def dispatcher_app(settings: Any) -> Iterator[Flask]:
+    yield from field_app(settings)
+
+
+@pytest.fixture(name="world")
+def dispatcher_world(app: Flask) -> World:
+    return seed_world(app)
