@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session
 from console.i18n import negotiate
 from console.runtime import Runtime, current_runtime
 from dispatch.db.models import User
-from dispatch.domain.codes import Level, Role
 from dispatch.domain.errors import DispatchError
-from dispatch.domain.jurisdiction import Scope
 from dispatch.services.context import Actor
+from dispatch.services.users import actor_for
 
 logger = logging.getLogger(__name__)
 _TOKEN_SALT = "cc-api-token"
@@ -82,7 +81,7 @@ def user_from_token(runtime: Runtime, db: Session, token: str) -> User:
     """The user a token belongs to; raises Unauthorized for expired, forged or revoked tokens."""
     uid, gen = _claims(runtime, token)
     user = db.get(User, uid)
-    if user is None or not user.active or user.token_generation != gen:
+    if user is None or not _is_live(user, gen):
         raise Unauthorized("token_revoked")
     return user
 
@@ -102,22 +101,15 @@ def check_token(runtime: Runtime, token: str) -> None:
 def _live_user(conn: Connection, uid: int, gen: object) -> _UserRow | None:
     """The user row of ``uid`` if it is active and still at token generation ``gen``."""
     row: _UserRow | None = conn.execute(_ACTOR_ROW, {"uid": uid}).first()
-    if row is None or not row.active or row.token_generation != gen:
+    if row is None or not _is_live(row, gen):
         return None
     return row
 
 
-def _actor_of(row: _UserRow, runtime: Runtime, lang: str) -> Actor:
-    """The same Actor as :func:`dispatch.services.users.actor_for`, from a user row."""
-    return Actor(
-        user_id=row.id,
-        username=row.username,
-        role=Role(row.role),
-        scope=Scope(Level(runtime.deps.region_level(row.region_code)), row.region_code),
-        department_id=row.department_id,
-        team_id=row.team_id,
-        lang=lang,
-    )
+def _is_live(user: User | _UserRow, gen: object) -> bool:
+    """Whether a token or session of generation ``gen`` still stands for this user: they are
+    active and their tokens have not been revoked since (the generation is bumped)."""
+    return bool(user.active) and user.token_generation == gen
 
 
 def request_lang(req: Request | None = None) -> str:
@@ -171,7 +163,7 @@ def current_actor(optional: bool = False, db: Session | None = None) -> Actor | 
         if optional:
             return None
         raise Unauthorized()
-    actor = _actor_of(row, runtime, request_lang())
+    actor = actor_for(row, runtime.deps, request_lang())
     g.cc_actor = actor
     return actor
 

@@ -380,6 +380,15 @@
     canvas.setAttribute("data-points", String(overlay.points.length));
     canvas.setAttribute("data-people", String(overlay.people.length));
   }
+  // Where the mark of ``id`` in ``marks`` (overlay.points or overlay.people) is drawn, in client
+  // (viewport) pixels, or null when it is not.
+  function clientPosition(marks, id) {
+    var map = attachOverlay();
+    var p = marks.filter(function (q) { return q.id === id; })[0];
+    if (!map || !p) { return null; }
+    var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
+    return {x: rect.left + xy.x, y: rect.top + xy.y};
+  }
   // The point under client position (x, y): the newest within its radius plus a little slack.
   function pointAt(x, y) {
     var map = overlay.map;
@@ -584,13 +593,7 @@
       return overlay.points.map(function (p) { return p.id; });
     },
     // Where case ``id`` is drawn, in client (viewport) pixels, or null when it is not.
-    mapPointAt: function (id) {
-      var map = attachOverlay();
-      var p = overlay.points.filter(function (q) { return q.id === id; })[0];
-      if (!map || !p) { return null; }
-      var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
-      return {x: rect.left + xy.x, y: rect.top + xy.y};
-    },
+    mapPointAt: function (id) { return clientPosition(overlay.points, id); },
     // Online field staff: drawn on the map's canvas (see "Case points"), and the count in the
     // supervision header.
     people: function (view, cfg) {
@@ -605,13 +608,7 @@
       return overlay.people.map(function (p) { return {id: p.id, text: p.text}; });
     },
     // Where field worker ``id`` is drawn, in client (viewport) pixels, or null when they are not.
-    mapPersonAt: function (id) {
-      var map = attachOverlay();
-      var p = overlay.people.filter(function (q) { return q.id === id; })[0];
-      if (!map || !p) { return null; }
-      var xy = map.project([p.lon, p.lat]), rect = map.getContainer().getBoundingClientRect();
-      return {x: rect.left + xy.x, y: rect.top + xy.y};
-    },
+    mapPersonAt: function (id) { return clientPosition(overlay.people, id); },
     // The tiles' figures from a refresh, written in place: id -> [value, year-on-year, direction].
     // Dash rendered the tiles once and never re-renders them, so this text stays.
     kpis: function (values) {

@@ -126,10 +126,4 @@ def import_in_worker(runtime: Runtime, actor: Actor, data: bytes, fmt: str) -> i
         raise import_job.error_from_json(outcome["refused"])
     for channel, payload in outcome["events"]:
         runtime.bus.publish(channel, payload)
-    body = outcome["report"]
-    return imports.ImportReport(
-        rows=body["rows"],
-        imported=body["imported"],
-        unchanged=body["unchanged"],
-        errors=[imports.RowError(**e) for e in body["errors"]],
-    )
+    return imports.ImportReport.from_dict(outcome["report"])

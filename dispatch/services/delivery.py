@@ -335,9 +335,6 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     SQLAlchemy's JSON type (``None`` stored as JSON ``null``). Elsewhere (SQLite: its
     ``executemany`` runs in C) a plain ``executemany``.
     """
-    if conn.dialect.name != "postgresql" and rows:
-        conn.execute(insert(table), list(rows))
-        return
     insert_all(conn, [(table, rows)])
 
 

@@ -179,6 +179,16 @@ class ImportReport:
             "errors": [e.to_dict() for e in self.errors],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportReport:
+        """The report ``to_dict`` wrote (a worker process sends it as JSON)."""
+        return cls(
+            rows=data["rows"],
+            imported=data["imported"],
+            unchanged=data["unchanged"],
+            errors=[RowError(**e) for e in data["errors"]],
+        )
+
 
 @dataclass(slots=True)
 class CaseRecord:

@@ -55,16 +55,18 @@ def _sum_sql(
     lo: date | None,
     hi: date,
 ) -> Counter[str]:
-    stmt = _sum_statement(model.__tablename__, scope.column, lo is not None)
+    stmt = _sum_statement(model, scope.column, lo is not None)
     row = session.connection().execute(stmt, {"code": scope.code, "lo": lo, "hi": hi}).one()
     return Counter(dict(zip(METRICS, (int(v) for v in row), strict=True)))
 
 
 @cache
-def _sum_statement(table_name: str, column: str, bounded_below: bool) -> _AnySelect:
+def _sum_statement(
+    model: type[RollupDay] | type[RollupMonth], column: str, bounded_below: bool
+) -> _AnySelect:
     """The rollup sum of one shape, built once: building and keying the expression of a dozen
     sums cost more than running it (a summary makes up to six such statements)."""
-    table = (RollupDay if table_name == RollupDay.__tablename__ else RollupMonth).__table__
+    table = model.__table__
     columns = [func.coalesce(func.sum(table.c[m]), 0) for m in METRICS]
     stmt = select(*columns).where(
         table.c[column] == bindparam("code"), table.c.day < bindparam("hi")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -90,7 +90,24 @@ def authenticate(session: Session, deps: Deps, username: str, password: str) -> 
     return user if ok else None
 
 
-def actor_for(user: User, deps: Deps, lang: str = "zh-CN") -> Actor:
+class UserFields(Protocol):
+    """What :func:`actor_for` reads of a user: a ``User`` or a Core row of those columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def department_id(self) -> int | None: ...
+    @property
+    def team_id(self) -> int | None: ...
+
+
+def actor_for(user: UserFields, deps: Deps, lang: str = "zh-CN") -> Actor:
     level = deps.region_level(user.region_code)
     return Actor(
         user_id=user.id,
